@@ -1,0 +1,227 @@
+//! The command line: clap definitions and the parsing of sizes and durations.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use sandbox::{Bind, RunConfig, Stdio};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "runner", version, about = "Run untrusted programs in a native Linux sandbox")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run one program in the sandbox and report what it used.
+    Run(RunArgs),
+    /// Show what this host supports and what a run here enforces.
+    Doctor {
+        /// Print the findings as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// CPU time limit in seconds, fractional allowed (0.25).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub time: Option<u64>,
+    /// Wall-clock limit in seconds (default: 3 × --time + 1).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub wall: Option<u64>,
+    /// Memory limit: 64M, 1G, 65536K.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub mem: Option<u64>,
+    /// Processes + threads.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pids: Option<u64>,
+    /// Largest file the program may write.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub fsize: Option<u64>,
+    /// Standard input (default: empty).
+    #[arg(long, value_name = "FILE")]
+    pub stdin: Option<PathBuf>,
+    /// Standard output (default: inherited).
+    #[arg(long, value_name = "FILE")]
+    pub stdout: Option<PathBuf>,
+    /// Standard error (default: inherited).
+    #[arg(long, value_name = "FILE")]
+    pub stderr: Option<PathBuf>,
+    /// Host directory mounted read-write at /box, the working directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Extra bind mount, read-only unless :rw (repeatable).
+    #[arg(long, value_name = "SRC[:DST][:rw]", value_parser = parse_bind)]
+    pub bind: Vec<Bind>,
+    /// Environment variable for the program (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Seccomp policy: default, none, or a JSON policy file.
+    #[arg(long, value_name = "default|none|FILE", default_value = "default")]
+    pub seccomp: String,
+    /// Print the report as one JSON object on stdout (the program's stdout then goes to
+    /// --stdout FILE, or is discarded).
+    #[arg(long)]
+    pub json: bool,
+    /// Write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Host uid/gid the program runs as when the runner is root (never 0).
+    #[arg(long, value_name = "ID", default_value_t = sandbox::DEFAULT_HOST_ID, value_parser = clap::value_parser!(u32).range(1..))]
+    pub host_id: u32,
+    /// The program and its arguments.
+    #[arg(required = true, last = true, value_name = "PROGRAM [ARG]...")]
+    pub command: Vec<String>,
+}
+
+impl RunArgs {
+    pub fn into_config(self) -> anyhow::Result<RunConfig> {
+        let mut it = self.command.into_iter();
+        let program = it.next().context("missing program after --")?;
+        if program.is_empty() {
+            bail!("the program name is empty");
+        }
+        if let Some(dir) = &self.dir {
+            if !dir.is_dir() {
+                bail!("--dir {}: no such directory", dir.display());
+            }
+        }
+        if let Some(f) = &self.stdin {
+            if !f.is_file() {
+                bail!("--stdin {}: no such file", f.display());
+            }
+        }
+        let mut c = RunConfig::new(program);
+        c.args = it.collect();
+        c.env = self.env;
+        c.box_dir = self.dir.map(|d| d.canonicalize().unwrap_or(d));
+        c.binds = self.bind;
+        c.limits.cpu_time_us = self.time;
+        c.limits.wall_time_us = self.wall;
+        c.limits.memory_bytes = self.mem;
+        c.limits.pids = self.pids;
+        c.limits.file_size_bytes = self.fsize;
+        c.stdin = self.stdin.map_or(Stdio::Null, Stdio::File);
+        c.stdout = match (self.stdout, self.json) {
+            (Some(f), _) => Stdio::File(f),
+            (None, true) => Stdio::Null,
+            (None, false) => Stdio::Inherit,
+        };
+        c.stderr = self.stderr.map_or(Stdio::Inherit, Stdio::File);
+        c.seccomp = self.seccomp;
+        c.host_id = self.host_id;
+        Ok(c)
+    }
+}
+
+/// Seconds (fractional) to microseconds; must be positive and finite.
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("'{s}' is not a positive number of seconds"));
+    }
+    if v > 1e6 {
+        return Err(format!("'{s}' seconds is too long"));
+    }
+    Ok((v * 1e6).round() as u64)
+}
+
+/// Bytes from `64M`, `1G`, `65536K`, `512` (bytes); K/M/G are binary (KiB, MiB, GiB).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!("'{s}' is not a size (examples: 64M, 1G, 65536K)"));
+    }
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is too large"))?;
+    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown size unit '{unit}' in '{s}' (use K, M or G)")),
+    };
+    let v = n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))?;
+    if v == 0 {
+        return Err(format!("'{s}' must be more than zero"));
+    }
+    Ok(v)
+}
+
+/// `SRC[:DST][:rw]`.
+pub fn parse_bind(s: &str) -> Result<Bind, String> {
+    let mut parts: Vec<&str> = s.split(':').collect();
+    let writable = parts.len() > 1 && matches!(parts.last(), Some(&"rw") | Some(&"ro")) && {
+        let rw = parts.last() == Some(&"rw");
+        parts.pop();
+        rw
+    };
+    let (src, dst) = match parts.as_slice() {
+        [src] => (*src, None),
+        [src, dst] => (*src, Some(PathBuf::from(dst))),
+        _ => return Err(format!("'{s}' is not SRC[:DST][:rw]")),
+    };
+    if src.is_empty() || !src.starts_with('/') {
+        return Err(format!("bind source '{src}' must be an absolute path"));
+    }
+    if let Some(d) = &dst {
+        if !d.is_absolute() {
+            return Err(format!("bind destination '{}' must be an absolute path", d.display()));
+        }
+    }
+    Ok(Bind { src: PathBuf::from(src), dst, writable })
+}
+
+pub fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
+}
+
+/// clap's error text, first line only and without its "error: " prefix.
+pub fn one_line(text: &str) -> String {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text);
+    first.trim_start_matches("error: ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("65536K"), Ok(64 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("64Q").unwrap_err().contains("unknown size unit 'Q'"));
+        assert!(parse_size("-1M").is_err());
+        assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn seconds_are_positive_and_fractional() {
+        assert_eq!(parse_seconds("0.25"), Ok(250_000));
+        assert_eq!(parse_seconds("2"), Ok(2_000_000));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("nan").is_err());
+        assert!(parse_seconds("abc").is_err());
+    }
+
+    #[test]
+    fn binds_parse_destination_and_mode() {
+        let b = parse_bind("/data:/in:rw").unwrap();
+        assert_eq!((b.src, b.dst, b.writable), (PathBuf::from("/data"), Some(PathBuf::from("/in")), true));
+        let b = parse_bind("/data").unwrap();
+        assert_eq!((b.dst, b.writable), (None, false));
+        let b = parse_bind("/data:rw").unwrap();
+        assert_eq!((b.dst, b.writable), (None, true));
+        assert!(parse_bind("rel:/x").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! `runner`: one-off sandboxed runs and host diagnostics. Parses arguments, calls the
+//! `sandbox` library, prints results; nothing else.
+
+mod args;
+mod interrupt;
+
+use anyhow::Context;
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit status when the runner itself failed (bad arguments, setup failure).
+const RUNNER_FAILED: u8 = 125;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("runner: {}", args::one_line(&e.to_string()));
+            return ExitCode::from(RUNNER_FAILED);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("runner: {e:#}");
+            ExitCode::from(RUNNER_FAILED)
+        }
+    }
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        args::Cmd::Run(run) => run_one(run),
+        args::Cmd::Doctor { json } => Ok(doctor(json)),
+    }
+}
+
+fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
+    let json = a.json;
+    let report_path = a.report.clone();
+    let config = a.into_config()?;
+    let cancel = sandbox::Cancel::new().context("creating the cancel eventfd")?;
+    interrupt::install(&cancel);
+    let report = sandbox::Command::from_config(config).run_cancellable(&cancel)?;
+    let text = report.to_json();
+    if let Some(path) = report_path {
+        std::fs::write(&path, format!("{text}\n")).with_context(|| format!("--report {}", path.display()))?;
+    }
+    if json {
+        println!("{text}");
+    } else if report.status != sandbox::Status::Ok && report.status != sandbox::Status::NonzeroExit {
+        eprintln!("runner: {}", summary(&report));
+    }
+    if let Some(sig) = interrupt::received() {
+        return Ok(ExitCode::from(128 + sig as u8));
+    }
+    Ok(ExitCode::from(exit_status(&report)))
+}
+
+/// The program's own status when it exited by itself, 128+N when signal N ended it, 125 when
+/// the sandbox could not run it.
+fn exit_status(r: &sandbox::Report) -> u8 {
+    if r.status == sandbox::Status::SetupError {
+        return RUNNER_FAILED;
+    }
+    match (r.exit_code, r.signal) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128 + sig as u8,
+        (None, None) => RUNNER_FAILED,
+    }
+}
+
+fn summary(r: &sandbox::Report) -> String {
+    let mut s = format!(
+        "{} (cpu {:.3} s, wall {:.3} s, peak memory {:.1} MiB)",
+        r.status.as_str(),
+        r.cpu_time_us as f64 / 1e6,
+        r.wall_time_us as f64 / 1e6,
+        r.peak_memory_bytes as f64 / (1 << 20) as f64
+    );
+    if let Some(name) = &r.blocked_syscall {
+        s.push_str(&format!(", blocked syscall {name}"));
+    }
+    if let Some(m) = &r.message {
+        s.push_str(&format!(": {m}"));
+    }
+    s
+}
+
+fn doctor(json: bool) -> ExitCode {
+    let h = sandbox::doctor();
+    if json {
+        println!("{}", serde_json::to_string(&h).unwrap_or_default());
+    } else {
+        println!("kernel           {}", h.kernel);
+        println!("mode             {}", h.mode);
+        println!("cgroup           {} — {}", h.cgroup, h.cgroup_detail);
+        println!("user namespaces  {}", h.user_namespaces);
+        println!("seccomp          {}", h.seccomp);
+        println!(
+            "landlock         {}",
+            if h.landlock_abi > 0 { format!("ABI {}", h.landlock_abi) } else { "unavailable".into() }
+        );
+        println!("trial run        {}", h.trial_run);
+        if !h.enforced.is_empty() {
+            println!("a run here enforces:");
+            for (k, v) in &h.enforced {
+                println!("  {k:<12} {v}");
+            }
+        }
+    }
+    if h.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,167 @@
+//! cgroup v1 backend: one directory per controller hierarchy (memory, cpuacct, pids).
+//!
+//! Works on legacy and hybrid hosts. Memory: `memory.limit_in_bytes`, with swap off through
+//! `memory.memsw.limit_in_bytes` where the kernel has swap accounting; peak from
+//! `memory.max_usage_in_bytes`; OOM kills from `memory.oom_control`'s `oom_kill`. CPU from
+//! `cpuacct.usage` (nanoseconds, exact) and `cpuacct.usage_user`/`usage_sys`.
+
+use super::{keyed_value, mounts_of, read_file, read_u64, remove_dir, write_file, CgroupLimits, CgroupStats};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+const CONTROLLERS: [&str; 3] = ["memory", "cpuacct", "pids"];
+
+/// Where the runs' groups go in each v1 hierarchy.
+#[derive(Clone, Debug)]
+pub struct Hierarchies {
+    pub memory: PathBuf,
+    pub cpuacct: PathBuf,
+    pub pids: PathBuf,
+    /// Swap accounting present: swap can be switched off per run.
+    pub memsw: bool,
+}
+
+impl Hierarchies {
+    /// Finds the v1 hierarchies of memory, cpuacct and pids and the runner's place in each.
+    pub fn find(mountinfo: &str, own_cgroups: &str, parent: Option<&Path>) -> Result<Hierarchies, String> {
+        let mounts = mounts_of(mountinfo, "cgroup");
+        let mut found: Vec<PathBuf> = Vec::new();
+        for ctrl in CONTROLLERS {
+            let Some((mount, _)) = mounts.iter().find(|(_, opts)| opts.split(',').any(|o| o == ctrl)) else {
+                return Err(format!("cgroup v1: no {ctrl} hierarchy mounted"));
+            };
+            let rel = match parent {
+                Some(p) => p.to_string_lossy().trim_start_matches('/').to_string(),
+                None => own_path(own_cgroups, ctrl).unwrap_or_default(),
+            };
+            let dir = mount.join(rel);
+            if !dir.is_dir() {
+                return Err(format!("cgroup v1: {} is not a directory", dir.display()));
+            }
+            found.push(dir);
+        }
+        let memsw = found[0].join("memory.memsw.limit_in_bytes").exists();
+        let h = Hierarchies { memory: found.remove(0), cpuacct: found.remove(0), pids: found.remove(0), memsw };
+        // Creating a group is the only real test of permission (rootless runners usually lack it).
+        let probe = h.memory.join(format!("sandbox-probe-{}", std::process::id()));
+        match fs::create_dir(&probe) {
+            Ok(()) => {
+                let _ = fs::remove_dir(&probe);
+                Ok(h)
+            }
+            Err(e) => Err(format!("cgroup v1: cannot create groups under {}: {e}", h.memory.display())),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "cgroup v1: memory at {}, cpuacct at {}, pids at {}; swap accounting {}",
+            self.memory.display(),
+            self.cpuacct.display(),
+            self.pids.display(),
+            if self.memsw { "present (swap off per run)" } else { "absent (swap cannot be switched off per run)" }
+        )
+    }
+}
+
+/// The runner's own path in the hierarchy of `ctrl`, from /proc/self/cgroup.
+fn own_path(own_cgroups: &str, ctrl: &str) -> Option<String> {
+    own_cgroups.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let _id = parts.next()?;
+        let ctrls = parts.next()?;
+        let path = parts.next()?;
+        ctrls.split(',').any(|c| c == ctrl).then(|| path.trim_start_matches('/').to_string())
+    })
+}
+
+pub struct Group {
+    memory: PathBuf,
+    cpuacct: PathBuf,
+    pids: PathBuf,
+}
+
+impl Group {
+    pub fn create(h: &Hierarchies, name: &str, limits: CgroupLimits) -> io::Result<Group> {
+        let g = Group { memory: h.memory.join(name), cpuacct: h.cpuacct.join(name), pids: h.pids.join(name) };
+        let mut made: Vec<&Path> = Vec::new();
+        let result = (|| {
+            for dir in [&g.memory, &g.cpuacct, &g.pids] {
+                fs::create_dir(dir).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))?;
+                made.push(dir);
+            }
+            if let Some(bytes) = limits.memory_bytes {
+                write_file(&g.memory.join("memory.limit_in_bytes"), &bytes.to_string())?;
+                if h.memsw {
+                    // memsw is memory + swap: equal to the memory limit means no swap at all.
+                    write_file(&g.memory.join("memory.memsw.limit_in_bytes"), &bytes.to_string())?;
+                }
+            }
+            if !h.memsw {
+                write_file(&g.memory.join("memory.swappiness"), "0")?;
+            }
+            if let Some(n) = limits.pids {
+                write_file(&g.pids.join("pids.max"), &n.to_string())?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for dir in made {
+                let _ = fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
+        Ok(g)
+    }
+
+    pub fn attach(&self, pid: i32) -> io::Result<()> {
+        let pid = pid.to_string();
+        for dir in [&self.memory, &self.cpuacct, &self.pids] {
+            write_file(&dir.join("cgroup.procs"), &pid)?;
+        }
+        Ok(())
+    }
+
+    pub fn cpu_usage_us(&self) -> io::Result<u64> {
+        Ok(read_u64(&self.cpuacct.join("cpuacct.usage"))? / 1000)
+    }
+
+    pub fn stats(&self) -> io::Result<CgroupStats> {
+        let cpu_ns = read_u64(&self.cpuacct.join("cpuacct.usage"))?;
+        let user_ns = read_u64(&self.cpuacct.join("cpuacct.usage_user")).unwrap_or(0);
+        let sys_ns = read_u64(&self.cpuacct.join("cpuacct.usage_sys")).unwrap_or(0);
+        let peak = read_u64(&self.memory.join("memory.max_usage_in_bytes"))?;
+        let oom = read_file(&self.memory.join("memory.oom_control"))?;
+        Ok(CgroupStats {
+            cpu_us: cpu_ns / 1000,
+            user_us: user_ns / 1000,
+            sys_us: sys_ns / 1000,
+            peak_memory: peak,
+            oom_kills: keyed_value(&oom, "oom_kill").unwrap_or(0),
+        })
+    }
+
+    pub fn destroy(self) -> io::Result<()> {
+        let mut first_err = None;
+        for dir in [&self.memory, &self.cpuacct, &self.pids] {
+            if let Err(e) = remove_dir(dir) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_path_reads_the_line_of_the_controller() {
+        let own = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu,cpuacct:/x\n";
+        assert_eq!(own_path(own, "memory").as_deref(), Some("process_api/abc"));
+        assert_eq!(own_path(own, "cpuacct").as_deref(), Some(""));
+        assert_eq!(own_path(own, "pids"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! cgroup v2 backend: one directory in the unified hierarchy.
+//!
+//! Memory: `memory.max` with `memory.swap.max = 0`; peak from `memory.peak` (Linux ≥ 5.19);
+//! OOM kills from `memory.events`' `oom_kill`; CPU from `cpu.stat` (`usage_usec`,
+//! `user_usec`, `system_usec`); processes from `pids.max`; the whole tree dies by `cgroup.kill`.
+
+use super::{keyed_value, mounts_of, read_file, read_u64, remove_dir, write_file, CgroupLimits, CgroupStats};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+const NEEDED: [&str; 3] = ["memory", "pids", "cpu"];
+
+/// Where the runs' groups go in the unified hierarchy.
+#[derive(Clone, Debug)]
+pub struct Hierarchy {
+    pub parent: PathBuf,
+}
+
+impl Hierarchy {
+    /// Finds the unified hierarchy and a parent group whose children get memory, pids and cpu.
+    pub fn find(mountinfo: &str, own_cgroups: &str, parent: Option<&Path>) -> Result<Hierarchy, String> {
+        let mounts = mounts_of(mountinfo, "cgroup2");
+        let Some((mount, _)) = mounts.first() else {
+            return Err("cgroup v2: no unified hierarchy mounted".into());
+        };
+        let rel = match parent {
+            Some(p) => p.to_string_lossy().trim_start_matches('/').to_string(),
+            None => own_cgroups
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_string(),
+        };
+        let dir = mount.join(&rel);
+        let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        let missing: Vec<&str> = NEEDED.iter().copied().filter(|c| !has_word(&available, c)).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "cgroup v2: controllers {} not available in {}",
+                missing.join(", "),
+                dir.display()
+            ));
+        }
+        enable_controllers(&dir, parent.is_none()).map_err(|e| format!("cgroup v2: {e}"))?;
+        Ok(Hierarchy { parent: dir })
+    }
+
+    pub fn describe(&self) -> String {
+        format!("cgroup v2: run groups under {} with memory, pids, cpu", self.parent.display())
+    }
+}
+
+fn has_word(text: &str, word: &str) -> bool {
+    text.split_whitespace().any(|w| w == word)
+}
+
+/// Makes `dir`'s children get the needed controllers. The kernel refuses that while `dir`
+/// itself holds processes ("no internal processes"), so when `dir` is the runner's own group
+/// the runner first moves itself into a leaf child `dir/runner`.
+fn enable_controllers(dir: &Path, own_group: bool) -> io::Result<()> {
+    let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    if NEEDED.iter().all(|c| has_word(&enabled, c)) {
+        return Ok(());
+    }
+    let procs = read_file(&dir.join("cgroup.procs"))?;
+    if !procs.trim().is_empty() {
+        if !own_group {
+            return Err(io::Error::new(
+                io::ErrorKind::Other,
+                format!("{} holds processes and has no controllers for its children", dir.display()),
+            ));
+        }
+        let leaf = dir.join("runner");
+        match fs::create_dir(&leaf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("mkdir {}: {e}", leaf.display()))),
+        }
+        write_file(&leaf.join("cgroup.procs"), &std::process::id().to_string())?;
+    }
+    let wanted: Vec<String> = NEEDED.iter().map(|c| format!("+{c}")).collect();
+    write_file(&dir.join("cgroup.subtree_control"), &wanted.join(" "))
+}
+
+pub struct Group {
+    dir: PathBuf,
+    has_peak: bool,
+}
+
+impl Group {
+    pub fn create(h: &Hierarchy, name: &str, limits: CgroupLimits) -> io::Result<Group> {
+        let dir = h.parent.join(name);
+        fs::create_dir(&dir).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))?;
+        let g = Group { has_peak: dir.join("memory.peak").exists(), dir };
+        let result = (|| {
+            if let Some(bytes) = limits.memory_bytes {
+                write_file(&g.dir.join("memory.max"), &bytes.to_string())?;
+            }
+            if g.dir.join("memory.swap.max").exists() {
+                write_file(&g.dir.join("memory.swap.max"), "0")?;
+            }
+            if let Some(n) = limits.pids {
+                write_file(&g.dir.join("pids.max"), &n.to_string())?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_dir(&g.dir);
+            return Err(e);
+        }
+        Ok(g)
+    }
+
+    pub fn attach(&self, pid: i32) -> io::Result<()> {
+        write_file(&self.dir.join("cgroup.procs"), &pid.to_string())
+    }
+
+    pub fn cpu_usage_us(&self) -> io::Result<u64> {
+        let stat = read_file(&self.dir.join("cpu.stat"))?;
+        keyed_value(&stat, "usage_usec").ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "cpu.stat: no usage_usec"))
+    }
+
+    pub fn stats(&self) -> io::Result<CgroupStats> {
+        let stat = read_file(&self.dir.join("cpu.stat"))?;
+        let events = read_file(&self.dir.join("memory.events"))?;
+        let peak = if self.has_peak {
+            read_u64(&self.dir.join("memory.peak"))?
+        } else {
+            read_u64(&self.dir.join("memory.current"))?
+        };
+        Ok(CgroupStats {
+            cpu_us: keyed_value(&stat, "usage_usec").unwrap_or(0),
+            user_us: keyed_value(&stat, "user_usec").unwrap_or(0),
+            sys_us: keyed_value(&stat, "system_usec").unwrap_or(0),
+            peak_memory: peak,
+            oom_kills: keyed_value(&events, "oom_kill").unwrap_or(0),
+        })
+    }
+
+    pub fn kill(&self) {
+        let _ = write_file(&self.dir.join("cgroup.kill"), "1");
+    }
+
+    pub fn peak_source(&self) -> &'static str {
+        if self.has_peak {
+            "memory.peak"
+        } else {
+            "memory.current (kernel < 5.19 has no memory.peak)"
+        }
+    }
+
+    pub fn destroy(self) -> io::Result<()> {
+        remove_dir(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parent_without_controllers_is_refused_with_the_missing_ones_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("cgroup.controllers"), "cpuset cpu io\n").unwrap();
+        let info = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", tmp.path().display());
+        let err = Hierarchy::find(&info, "0::/\n", None).unwrap_err();
+        assert!(err.contains("memory, pids"), "{err}");
+    }
+
+    #[test]
+    fn a_delegated_parent_with_controllers_enabled_is_used_as_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("svc")).unwrap();
+        fs::write(tmp.path().join("svc/cgroup.controllers"), "cpu memory pids\n").unwrap();
+        fs::write(tmp.path().join("svc/cgroup.subtree_control"), "cpu memory pids\n").unwrap();
+        let info = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", tmp.path().display());
+        let h = Hierarchy::find(&info, "0::/svc\n", None).unwrap();
+        assert_eq!(h.parent, tmp.path().join("svc"));
+    }
+}

@@ -1,0 +1,561 @@
+//! The code that runs between clone and execve: the sandbox's init (pid 1 of the new pid
+//! namespace) and the program's pre-exec steps.
+//!
+//! Fork safety: the runner may be multi-threaded (the judge server is), and after clone only
+//! the calling thread exists in the child; another thread may have held the allocator's lock.
+//! So nothing here allocates, locks, logs or formats: it only replays syscalls on data the
+//! parent prepared (`ChildPlan`), and reports failures as fixed-size messages.
+
+use crate::landlock;
+use libc::{c_char, c_int, c_ulong, c_void};
+use std::ffi::CStr;
+
+/// One step of the setup, reported with its errno when it fails.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    WaitParent = 1,
+    Renumber,
+    OpenSource,
+    Setgroups,
+    Setresgid,
+    Setresuid,
+    MakePrivate,
+    Mount,
+    Hostname,
+    PivotRoot,
+    DetachOldRoot,
+    RemountRoot,
+    Chdir,
+    UnshareCgroup,
+    CloneProgram,
+    Setsid,
+    Stdio,
+    Rlimit,
+    DropBounding,
+    Capset,
+    NoNewPrivs,
+    Landlock,
+    CloseFds,
+    Seccomp,
+    Execve,
+}
+
+impl Stage {
+    pub fn from_u32(v: u32) -> Option<Stage> {
+        use Stage::*;
+        const ALL: [Stage; 25] = [
+            WaitParent, Renumber, OpenSource, Setgroups, Setresgid, Setresuid, MakePrivate, Mount, Hostname, PivotRoot,
+            DetachOldRoot, RemountRoot, Chdir, UnshareCgroup, CloneProgram, Setsid, Stdio, Rlimit, DropBounding,
+            Capset, NoNewPrivs, Landlock, CloseFds, Seccomp, Execve,
+        ];
+        ALL.iter().copied().find(|s| *s as u32 == v)
+    }
+}
+
+/// Messages from init to the parent over a SOCK_SEQPACKET socket: one message per send.
+pub(crate) const MSG_SETUP_DONE: u32 = 1;
+pub(crate) const MSG_ERROR: u32 = 2;
+pub(crate) const MSG_STARTED: u32 = 3;
+pub(crate) const MSG_EXITED: u32 = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Msg {
+    pub kind: u32,
+    pub stage: u32,
+    /// Which item of a list failed (mount index, rlimit index, filter index).
+    pub index: u32,
+    pub errno: i32,
+    /// STARTED: [exec time ns, has listener]; EXITED: [wait status, utime µs, stime µs,
+    /// maxrss KiB, exit time ns].
+    pub v: [i64; 5],
+}
+
+/// Bytes from the parent to init.
+pub(crate) const GO_MAPS_WRITTEN: u8 = b'm';
+pub(crate) const GO_START: u8 = b's';
+
+/// Fd numbers inside init after renumbering.
+pub(crate) const FD_FROM_PARENT: c_int = 3;
+pub(crate) const FD_TO_PARENT: c_int = 4;
+const FD_STDIN: c_int = 5;
+const FD_STDOUT: c_int = 6;
+const FD_STDERR: c_int = 7;
+/// Fds before the host-side bind sources (which follow at 8, 9, ...).
+pub(crate) const N_FIXED_FDS: usize = 5;
+/// At most this many fds are handed to init.
+pub(crate) const MAX_FDS: usize = 64;
+
+/// One filesystem step of building the new root, before pivot_root. Paths are absolute on
+/// the host side of the mount namespace (under the new root's mount point).
+pub(crate) enum MountOp<'a> {
+    /// mkdir (mode).
+    Dir { dst: &'a CStr, mode: u32 },
+    /// Create an empty file to bind a file onto.
+    File { dst: &'a CStr, content: &'a [u8] },
+    Symlink { target: &'a CStr, dst: &'a CStr },
+    /// A bind mount, then a remount that applies `flags` (MS_RDONLY, MS_NOSUID, ...).
+    Bind { src: &'a CStr, dst: &'a CStr, flags: c_ulong },
+    /// A fresh filesystem (tmpfs, proc) with mount flags and data.
+    Fresh { fstype: &'a CStr, dst: &'a CStr, flags: c_ulong, data: &'a CStr },
+}
+
+/// A landlock rule: a path in the final tree and the rights granted beneath it.
+pub(crate) struct LandlockRule<'a> {
+    pub path: &'a CStr,
+    pub access: u64,
+}
+
+/// One BPF program; `notify` asks the kernel for a user-notification listener.
+pub(crate) struct Filter {
+    pub fprog: libc::sock_fprog,
+    pub notify: bool,
+}
+
+/// Everything the child needs, prepared by the parent. Only read after clone.
+pub(crate) struct ChildPlan<'a> {
+    /// Fds in the parent's numbering: from_parent, to_parent, stdin, stdout, stderr; init
+    /// renumbers them to 3, 4, 5, ... in this order.
+    pub fds: &'a [c_int],
+    /// Host paths of bind sources, opened O_PATH by init in this order; they land on the fds
+    /// right after the fixed ones, which the mount steps name as /proc/self/fd/N.
+    pub bind_sources: &'a [&'a CStr],
+    pub clear_groups: bool,
+    pub inside_id: u32,
+    pub new_root: &'a CStr,
+    pub mounts: &'a [MountOp<'a>],
+    pub hostname: &'a [u8],
+    pub workdir: &'a CStr,
+    pub rlimits: &'a [(c_int, libc::rlimit)],
+    pub cap_last: c_int,
+    pub landlock: Option<landlock::Plan>,
+    pub landlock_rules: &'a [LandlockRule<'a>],
+    pub filters: &'a [Filter],
+    /// Candidate paths of the program (one per PATH entry, or just the given path).
+    pub exec_paths: &'a [&'a CStr],
+    pub argv: &'a [*const c_char],
+    pub envp: &'a [*const c_char],
+    pub stack: *mut u8,
+    pub stack_size: usize,
+}
+
+/// Where the program child leaves its failure for init (shared memory through CLONE_VM).
+#[repr(C)]
+struct ProgramError {
+    stage: u32,
+    index: u32,
+    errno: i32,
+    listener: c_int,
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn now_ns() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`, which lives on this stack.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// Sends one message (and optionally an fd) to the parent. Errors are ignored: if the
+/// parent is gone, PDEATHSIG is about to end us anyway.
+fn send(msg: &Msg, fd_to_pass: c_int) {
+    let mut iov = libc::iovec { iov_base: msg as *const Msg as *mut c_void, iov_len: std::mem::size_of::<Msg>() };
+    // Room for one cmsghdr carrying one int, 8-byte aligned: CMSG_SPACE(4) is 24 on 64-bit.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    if fd_to_pass >= 0 {
+        hdr.msg_control = cbuf.as_mut_ptr() as *mut c_void;
+        // SAFETY: CMSG_SPACE only computes a size.
+        hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+        // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with an int
+        // (checked by the size computation above against the 32-byte buffer); CMSG_FIRSTHDR
+        // and CMSG_DATA return pointers into it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd_to_pass);
+        }
+    }
+    // SAFETY: hdr points at iov/cbuf on this stack, valid for the call.
+    unsafe { libc::sendmsg(FD_TO_PARENT, &hdr, libc::MSG_NOSIGNAL) };
+}
+
+fn fail(stage: Stage, index: u32, err: i32) -> ! {
+    send(&Msg { kind: MSG_ERROR, stage: stage as u32, index, errno: err, v: [0; 5] }, -1);
+    // SAFETY: _exit ends the process without running any Rust or libc teardown.
+    unsafe { libc::_exit(126) }
+}
+
+/// Before the fds are in place there is no channel to report on; the parent sees init die
+/// without a message and says so.
+fn fail_early() -> ! {
+    // SAFETY: see `fail`.
+    unsafe { libc::_exit(123) }
+}
+
+/// Checks a libc return value; on failure reports the stage and exits.
+fn check(ret: c_int, stage: Stage, index: u32) {
+    if ret < 0 {
+        fail(stage, index, errno());
+    }
+}
+
+/// Waits for one byte from the parent; EOF (the parent died) ends init.
+fn wait_parent(expected: u8) {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reads at most one byte into `b`.
+        let n = unsafe { libc::read(FD_FROM_PARENT, &mut b as *mut u8 as *mut c_void, 1) };
+        if n == 1 && b == expected {
+            return;
+        }
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        // SAFETY: see `fail`.
+        unsafe { libc::_exit(125) }
+    }
+}
+
+/// pid 1 of the sandbox. Never returns.
+///
+/// # Safety
+/// Must only be called in the child right after clone, with `plan` prepared by the parent.
+pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
+    // Die with the runner: if it is killed, PID 1 dies and the kernel kills the whole pid
+    // namespace, so nothing outlives the runner.
+    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
+
+    // Bring the fds we need to fixed numbers from 3 and close every other inherited fd (the
+    // runner's sockets, files, other runs' pipes). Two phases so no source is overwritten:
+    // first copies above the final range, then onto it.
+    let n = plan.fds.len();
+    if n > MAX_FDS {
+        fail_early();
+    }
+    let mut tmp = [0 as c_int; MAX_FDS];
+    for (i, fd) in plan.fds.iter().enumerate() {
+        tmp[i] = libc::fcntl(*fd, libc::F_DUPFD, 3 + n as c_int);
+        if tmp[i] < 0 {
+            fail_early();
+        }
+    }
+    for (i, fd) in tmp[..n].iter().enumerate() {
+        if libc::dup2(*fd, 3 + i as c_int) < 0 {
+            fail_early();
+        }
+    }
+    libc::syscall(libc::SYS_close_range, 3 + n as u32, u32::MAX, 0u32);
+
+    // The parent writes our uid/gid maps; until then our ids are unmapped here.
+    wait_parent(GO_MAPS_WRITTEN);
+
+    // Open the bind sources while we still have the runner's host uid: paths such as a box
+    // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
+    // the parent) matters: a bind from a mount of another mount namespace is refused.
+    for (i, src) in plan.bind_sources.iter().enumerate() {
+        let fd = libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        if fd != 3 + (N_FIXED_FDS + i) as c_int {
+            fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
+        }
+    }
+
+    // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
+    if plan.clear_groups {
+        check(libc::setgroups(0, std::ptr::null()), Stage::Setgroups, 0);
+    }
+    // Become the one mapped id. Capabilities in our user namespace stay: the old uid
+    // (host root or the rootless user) is not this namespace's uid 0.
+    let id = plan.inside_id;
+    check(libc::setresgid(id, id, id), Stage::Setresgid, 0);
+    check(libc::setresuid(id, id, id), Stage::Setresuid, 0);
+
+    // No mount event may propagate back to the host's mount namespace.
+    check(
+        libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()),
+        Stage::MakePrivate,
+        0,
+    );
+    for (i, op) in plan.mounts.iter().enumerate() {
+        if let Err(e) = apply_mount(op) {
+            fail(Stage::Mount, i as u32, e);
+        }
+    }
+    check(libc::sethostname(plan.hostname.as_ptr() as *const c_char, plan.hostname.len()), Stage::Hostname, 0);
+
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+    // only the new tree reachable, with no directory of the old root to find.
+    check(libc::chdir(plan.new_root.as_ptr()), Stage::Chdir, 0);
+    check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as c_int, Stage::PivotRoot, 0);
+    check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), Stage::DetachOldRoot, 0);
+    check(libc::chdir(c"/".as_ptr()), Stage::Chdir, 1);
+    // The skeleton tmpfs itself becomes read-only: the program can only write to /box, /tmp.
+    check(
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        ),
+        Stage::RemountRoot,
+        0,
+    );
+    check(libc::chdir(plan.workdir.as_ptr()), Stage::Chdir, 2);
+
+    // Setup is done; the parent now moves us into the run's cgroup (so none of the setup
+    // above is charged to the program) and says go.
+    send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
+    wait_parent(GO_START);
+
+    // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
+    check(libc::unshare(libc::CLONE_NEWCGROUP), Stage::UnshareCgroup, 0);
+
+    // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
+    // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
+    // program creates lands in our fd table too, so we can hand it to the parent.
+    let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
+    let arg = ProgramArg { plan, err: &mut perr };
+    let stack_top = (plan.stack as usize + plan.stack_size) & !15;
+    let pid = libc::clone(
+        program_main,
+        stack_top as *mut c_void,
+        libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+        &arg as *const ProgramArg as *mut c_void,
+    );
+    let t0 = now_ns();
+    if pid < 0 {
+        fail(Stage::CloneProgram, 0, errno());
+    }
+    // Volatile: the child wrote these through another stack while we were suspended.
+    let stage = std::ptr::read_volatile(&perr.stage);
+    if stage != 0 {
+        let index = std::ptr::read_volatile(&perr.index);
+        let e = std::ptr::read_volatile(&perr.errno);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        send(&Msg { kind: MSG_ERROR, stage, index, errno: e, v: [0; 5] }, -1);
+        libc::_exit(126);
+    }
+    let listener = std::ptr::read_volatile(&perr.listener);
+    send(&Msg { kind: MSG_STARTED, v: [t0, (listener >= 0) as i64, 0, 0, 0], ..Default::default() }, listener);
+    // We keep no stream of the program open: its output pipes must see EOF when it dies.
+    for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR] {
+        libc::close(fd);
+    }
+    if listener >= 0 {
+        libc::close(listener);
+    }
+
+    // Reap everything (orphans are re-parented to us) until the program itself exits; then
+    // report and exit, which makes the kernel kill whatever is left in the namespace.
+    loop {
+        let mut status = 0;
+        let mut ru: libc::rusage = std::mem::zeroed();
+        let r = libc::wait4(-1, &mut status, libc::__WALL, &mut ru);
+        if r == pid {
+            let t1 = now_ns();
+            let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
+            let v = [status as i64, us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss, t1];
+            send(&Msg { kind: MSG_EXITED, v, ..Default::default() }, -1);
+            libc::_exit(0);
+        }
+        if r < 0 && errno() != libc::EINTR {
+            libc::_exit(124);
+        }
+    }
+}
+
+unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
+    let ok = |r: c_int| if r < 0 { Err(errno()) } else { Ok(()) };
+    match op {
+        MountOp::Dir { dst, mode } => {
+            let r = libc::mkdir(dst.as_ptr(), *mode);
+            if r < 0 && errno() != libc::EEXIST {
+                return Err(errno());
+            }
+            Ok(())
+        }
+        MountOp::File { dst, content } => {
+            let fd = libc::open(dst.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC, 0o644);
+            ok(fd)?;
+            if !content.is_empty() && libc::write(fd, content.as_ptr() as *const c_void, content.len()) < 0 {
+                let e = errno();
+                libc::close(fd);
+                return Err(e);
+            }
+            libc::close(fd);
+            Ok(())
+        }
+        MountOp::Symlink { target, dst } => ok(libc::symlink(target.as_ptr(), dst.as_ptr())),
+        MountOp::Bind { src, dst, flags } => {
+            ok(libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()))?;
+            // A bind mount ignores flags; they take effect on a remount of the bind.
+            ok(libc::mount(
+                std::ptr::null(),
+                dst.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REMOUNT | libc::MS_BIND | flags,
+                std::ptr::null(),
+            ))
+        }
+        MountOp::Fresh { fstype, dst, flags, data } => {
+            ok(libc::mount(fstype.as_ptr(), dst.as_ptr(), fstype.as_ptr(), *flags, data.as_ptr() as *const c_void))
+        }
+    }
+}
+
+struct ProgramArg<'a> {
+    plan: &'a ChildPlan<'a>,
+    err: *mut ProgramError,
+}
+
+/// The program's last steps before execve, in the vfork child. Runs on `plan.stack`.
+extern "C" fn program_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the ProgramArg on init's stack; init is suspended (CLONE_VFORK) until
+    // we exec or exit, so it stays valid and unaliased.
+    let arg = unsafe { &*(arg as *const ProgramArg) };
+    let plan = arg.plan;
+    let fail = |stage: Stage, index: u32, e: i32| -> c_int {
+        // SAFETY: `err` points into init's suspended frame (see above); volatile because
+        // init reads it after we are gone.
+        unsafe {
+            std::ptr::write_volatile(&mut (*arg.err).errno, e);
+            std::ptr::write_volatile(&mut (*arg.err).index, index);
+            std::ptr::write_volatile(&mut (*arg.err).stage, stage as u32);
+            libc::_exit(127)
+        }
+    };
+    // SAFETY: every call below is a plain syscall wrapper on data from `plan` or this stack.
+    unsafe {
+        // A new session: no controlling terminal, so TIOCSTI and terminal signals cannot
+        // reach the runner's terminal, and the program leads its own process group.
+        if libc::setsid() < 0 {
+            return fail(Stage::Setsid, 0, errno());
+        }
+        // Signal dispositions: execve keeps ignored signals ignored; the runner (Rust's
+        // runtime ignores SIGPIPE) must not pass that on. Unblock everything too.
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=64 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+
+        for (i, fd) in [FD_STDIN, FD_STDOUT, FD_STDERR].iter().enumerate() {
+            if libc::dup2(*fd, i as c_int) < 0 {
+                return fail(Stage::Stdio, i as u32, errno());
+            }
+        }
+        for (i, (res, lim)) in plan.rlimits.iter().enumerate() {
+            if libc::setrlimit(*res as _, lim) < 0 {
+                return fail(Stage::Rlimit, i as u32, errno());
+            }
+        }
+        // Capabilities: bounding set first (dropping it needs CAP_SETPCAP, which capset
+        // below removes), then ambient, then the effective/permitted/inheritable sets.
+        for cap in 0..=plan.cap_last {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) < 0 && errno() != libc::EINVAL {
+                return fail(Stage::DropBounding, cap as u32, errno());
+            }
+        }
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong, 0, 0, 0);
+        let header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+        let data = [CapData::default(); 2];
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) < 0 {
+            return fail(Stage::Capset, 0, errno());
+        }
+        // No setuid binary or file capability can give anything back after execve; also
+        // required for landlock and seccomp without privileges.
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+            return fail(Stage::NoNewPrivs, 0, errno());
+        }
+        if let Some(ll) = &plan.landlock {
+            if let Err((i, e)) = apply_landlock(ll, plan.landlock_rules) {
+                return fail(Stage::Landlock, i, e);
+            }
+        }
+        // Every fd but 0, 1, 2 closes at execve (CLOEXEC, not close: init shares this table).
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) < 0 {
+            return fail(Stage::CloseFds, 0, errno());
+        }
+        // Seccomp last: from here on only the syscalls up to execve run under the filter,
+        // and the steps above were free to use what it blocks.
+        for (i, f) in plan.filters.iter().enumerate() {
+            let flags = if f.notify { SECCOMP_FILTER_FLAG_NEW_LISTENER } else { 0 };
+            let r = libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &f.fprog);
+            if r < 0 {
+                return fail(Stage::Seccomp, i as u32, errno());
+            }
+            if f.notify {
+                std::ptr::write_volatile(&mut (*arg.err).listener, r as c_int);
+            }
+        }
+        let mut last = libc::ENOENT;
+        for path in plan.exec_paths {
+            libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+            let e = errno();
+            // Keep looking along PATH only while the name is simply not there.
+            if e != libc::ENOENT && e != libc::ENOTDIR {
+                last = e;
+                break;
+            }
+        }
+        fail(Stage::Execve, 0, last)
+    }
+}
+
+const SECCOMP_SET_MODE_FILTER: u32 = 1;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+unsafe fn apply_landlock(ll: &landlock::Plan, rules: &[LandlockRule]) -> Result<(), (u32, i32)> {
+    let ruleset = libc::syscall(libc::SYS_landlock_create_ruleset, &ll.attr, ll.attr_size, 0u32) as c_int;
+    if ruleset < 0 {
+        return Err((0, errno()));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let fd = libc::open(rule.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err((i as u32 + 1, errno()));
+        }
+        let attr = landlock::PathBeneathAttr { allowed_access: rule.access, parent_fd: fd };
+        let r = libc::syscall(libc::SYS_landlock_add_rule, ruleset, landlock::LANDLOCK_RULE_PATH_BENEATH, &attr, 0u32);
+        libc::close(fd);
+        if r < 0 {
+            return Err((i as u32 + 1, errno()));
+        }
+    }
+    if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) < 0 {
+        return Err((rules.len() as u32 + 1, errno()));
+    }
+    libc::close(ruleset);
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! Turning a `RunConfig` into everything the child needs, before clone: C strings, the list
+//! of mount steps, O_PATH fds of bind sources, rlimits, argv and envp. All allocation happens
+//! here, in the parent.
+
+use crate::child::{MountOp, MAX_FDS, N_FIXED_FDS};
+use crate::config::{RunConfig, SANDBOX_ID};
+use crate::rootfs::{self, HostEntry};
+use crate::Error;
+use libc::{c_int, c_ulong};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+pub(crate) const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// One step of building the new root, owning its strings.
+pub(crate) enum MountSpec {
+    Dir { dst: CString, mode: u32 },
+    File { dst: CString, content: Vec<u8> },
+    Symlink { target: CString, dst: CString },
+    Bind { src: CString, dst: CString, flags: c_ulong, host: PathBuf },
+    Fresh { fstype: CString, dst: CString, flags: c_ulong, data: CString },
+}
+
+impl MountSpec {
+    pub fn as_op(&self) -> MountOp<'_> {
+        match self {
+            MountSpec::Dir { dst, mode } => MountOp::Dir { dst, mode: *mode },
+            MountSpec::File { dst, content } => MountOp::File { dst, content },
+            MountSpec::Symlink { target, dst } => MountOp::Symlink { target, dst },
+            MountSpec::Bind { src, dst, flags, .. } => MountOp::Bind { src, dst, flags: *flags },
+            MountSpec::Fresh { fstype, dst, flags, data } => MountOp::Fresh { fstype, dst, flags: *flags, data },
+        }
+    }
+
+    /// The step as a call, for error messages: `mount(/usr → /usr, MS_BIND)`.
+    pub fn describe(&self, root: &Path) -> String {
+        let inside = |c: &CString| {
+            let p = Path::new(std::ffi::OsStr::from_bytes(c.as_bytes()));
+            let rel = p.strip_prefix(root).unwrap_or(p);
+            format!("/{}", rel.display())
+        };
+        match self {
+            MountSpec::Dir { dst, .. } => format!("mkdir({})", inside(dst)),
+            MountSpec::File { dst, .. } => format!("create({})", inside(dst)),
+            MountSpec::Symlink { target, dst } => format!("symlink({} → {:?})", inside(dst), target),
+            MountSpec::Bind { dst, host, .. } => format!("mount({} → {}, MS_BIND)", host.display(), inside(dst)),
+            MountSpec::Fresh { fstype, dst, .. } => format!("mount({} on {})", fstype.to_string_lossy(), inside(dst)),
+        }
+    }
+}
+
+/// What `plan` built: owned storage the ChildPlan borrows from.
+pub(crate) struct Prepared {
+    pub mounts: Vec<MountSpec>,
+    /// Bind sources, in the order init opens them (onto fds 3 + N_FIXED_FDS, ...).
+    pub bind_sources: Vec<CString>,
+    pub exec_paths: Vec<CString>,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub workdir: CString,
+    pub rlimits: Vec<(c_int, libc::rlimit)>,
+    pub landlock_paths: Vec<(CString, bool)>,
+}
+
+fn cstr(p: &Path) -> Result<CString, Error> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Config(format!("path {} contains a NUL byte", p.display())))
+}
+
+fn cstring(s: &str, what: &str) -> Result<CString, Error> {
+    CString::new(s).map_err(|_| Error::Config(format!("{what} contains a NUL byte")))
+}
+
+/// Checks that a path inside the sandbox is absolute and plain (no `..`).
+pub(crate) fn check_inside_path(p: &Path) -> Result<(), Error> {
+    if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+        return Err(Error::Config(format!("sandbox path {} must be absolute without . or ..", p.display())));
+    }
+    if p == Path::new("/") {
+        return Err(Error::Config("cannot bind over / of the sandbox".into()));
+    }
+    Ok(())
+}
+
+/// Flags a remount of a bind must keep: a user namespace may not clear the source mount's
+/// noexec or atime flags (they are locked), so read them from the source.
+fn locked_flags(path: &CString) -> c_ulong {
+    // SAFETY: statvfs is plain data; zeroed is a valid initial value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs reads the NUL-terminated path and writes one statvfs into `st`.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } < 0 {
+        return 0;
+    }
+    let mut flags = 0;
+    for (st_flag, ms_flag) in [
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+    ] {
+        if st.f_flag & st_flag != 0 {
+            flags |= ms_flag;
+        }
+    }
+    flags
+}
+
+struct Builder<'r> {
+    root: &'r Path,
+    mounts: Vec<MountSpec>,
+    bind_sources: Vec<CString>,
+}
+
+impl Builder<'_> {
+    fn target(&self, inside: &Path) -> Result<CString, Error> {
+        cstr(&self.root.join(inside.strip_prefix("/").unwrap_or(inside)))
+    }
+
+    fn dir(&mut self, inside: &Path, mode: u32) -> Result<(), Error> {
+        let dst = self.target(inside)?;
+        self.mounts.push(MountSpec::Dir { dst, mode });
+        Ok(())
+    }
+
+    /// mkdir every missing parent of `inside` (within the skeleton).
+    fn parents(&mut self, inside: &Path) -> Result<(), Error> {
+        let mut acc = PathBuf::from("/");
+        let comps: Vec<_> = inside.components().skip(1).collect();
+        for c in comps.iter().take(comps.len().saturating_sub(1)) {
+            acc.push(c);
+            self.dir(&acc, 0o755)?;
+        }
+        Ok(())
+    }
+
+    /// Binds host `src` at `inside`. `flags` are applied by the remount.
+    fn bind(&mut self, src: &Path, inside: &Path, flags: c_ulong) -> Result<(), Error> {
+        let meta = std::fs::metadata(src).map_err(|e| Error::Config(format!("bind source {}: {e}", src.display())))?;
+        let is_dir = meta.is_dir();
+        let src_c = cstr(src)?;
+        self.parents(inside)?;
+        let dst = self.target(inside)?;
+        if is_dir {
+            self.mounts.push(MountSpec::Dir { dst: dst.clone(), mode: 0o755 });
+        } else {
+            self.mounts.push(MountSpec::File { dst: dst.clone(), content: Vec::new() });
+        }
+        let number = 3 + N_FIXED_FDS + self.bind_sources.len();
+        let src_path = CString::new(format!("/proc/self/fd/{number}")).expect("no NUL in a number");
+        let flags = flags | locked_flags(&src_c);
+        self.bind_sources.push(src_c);
+        self.mounts.push(MountSpec::Bind { src: src_path, dst, flags, host: src.to_path_buf() });
+        Ok(())
+    }
+
+    fn fresh(&mut self, fstype: &str, inside: &Path, flags: c_ulong, data: &str) -> Result<(), Error> {
+        let dst = self.target(inside)?;
+        self.mounts.push(MountSpec::Fresh {
+            fstype: cstring(fstype, "fstype")?,
+            dst,
+            flags,
+            data: cstring(data, "mount data")?,
+        });
+        Ok(())
+    }
+}
+
+const RO: c_ulong = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+const RW: c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
+
+pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
+    let mut b = Builder { root, mounts: Vec::new(), bind_sources: Vec::new() };
+    // The skeleton: a small tmpfs that becomes / (made read-only after pivot_root).
+    b.mounts.push(MountSpec::Fresh {
+        fstype: c"tmpfs".into(),
+        dst: cstr(root)?,
+        flags: libc::MS_NOSUID | libc::MS_NODEV,
+        data: c"size=1m,mode=0755".into(),
+    });
+    for entry in rootfs::host_entries() {
+        match entry {
+            HostEntry::Bind(p) => b.bind(p, p, RO)?,
+            HostEntry::Symlink(p, target) => {
+                b.parents(p)?;
+                let dst = b.target(p)?;
+                b.mounts.push(MountSpec::Symlink { target: cstr(target)?, dst });
+            }
+        }
+    }
+    b.dir(Path::new("/etc"), 0o755)?;
+    for (name, content) in [("/etc/passwd", rootfs::passwd(SANDBOX_ID)), ("/etc/group", rootfs::group(SANDBOX_ID))] {
+        let dst = b.target(Path::new(name))?;
+        b.mounts.push(MountSpec::File { dst, content: content.into_bytes() });
+    }
+
+    // /dev: only harmless character devices, bound from the host (mknod is not allowed in a
+    // user namespace), plus the usual links into /proc.
+    b.dir(Path::new("/dev"), 0o755)?;
+    b.fresh("tmpfs", Path::new("/dev"), libc::MS_NOSUID | libc::MS_NOEXEC, "size=64k,mode=0755")?;
+    for dev in rootfs::DEVICES {
+        let host = PathBuf::from("/dev").join(dev);
+        b.bind(&host, &host, libc::MS_NOSUID | libc::MS_NOEXEC)?;
+    }
+    for (link, target) in
+        [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
+    {
+        let dst = b.target(&Path::new("/dev").join(link))?;
+        b.mounts.push(MountSpec::Symlink { target: cstring(target, "link")?, dst });
+    }
+    b.dir(Path::new("/dev/shm"), 0o1777)?;
+
+    // A fresh /proc of the new pid namespace: only the run's own processes.
+    b.dir(Path::new("/proc"), 0o555)?;
+    b.fresh("proc", Path::new("/proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, "")?;
+
+    let tmpfs_bytes = cfg.limits.tmpfs_bytes.unwrap_or(64 << 20);
+    let tmpfs_data = format!("size={tmpfs_bytes},mode=1777");
+    b.dir(Path::new("/tmp"), 0o1777)?;
+    b.fresh("tmpfs", Path::new("/tmp"), RW, &tmpfs_data)?;
+    b.dir(Path::new("/box"), 0o755)?;
+    match &cfg.box_dir {
+        Some(dir) => b.bind(dir, Path::new("/box"), RW)?,
+        None => b.fresh("tmpfs", Path::new("/box"), RW, &format!("size={tmpfs_bytes},mode=0777"))?,
+    }
+
+    let mut landlock_paths = vec![(c"/".into(), false), (c"/box".into(), true), (c"/tmp".into(), true), (c"/dev".into(), true)];
+    for bind in &cfg.binds {
+        let dst = bind.dst.clone().unwrap_or_else(|| bind.src.clone());
+        check_inside_path(&dst)?;
+        if !bind.src.exists() {
+            return Err(Error::Config(format!("bind source {} does not exist", bind.src.display())));
+        }
+        b.bind(&bind.src, &dst, if bind.writable { RW } else { RO })?;
+        if bind.writable {
+            landlock_paths.push((cstr(&dst)?, true));
+        }
+    }
+    if N_FIXED_FDS + b.bind_sources.len() > MAX_FDS {
+        return Err(Error::Config(format!("too many bind mounts (at most {})", MAX_FDS - N_FIXED_FDS)));
+    }
+
+    // argv, envp and where to find the program.
+    let mut env: Vec<(String, String)> = cfg.env.clone();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), DEFAULT_PATH.into()));
+    }
+    for (k, _) in &env {
+        if k.is_empty() || k.contains('=') {
+            return Err(Error::Config(format!("environment variable name {k:?} is empty or contains '='")));
+        }
+    }
+    let envp = env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}"), "environment entry"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if cfg.program.is_empty() {
+        return Err(Error::Config("no program given".into()));
+    }
+    let exec_paths = if cfg.program.contains('/') {
+        vec![cstring(&cfg.program, "program")?]
+    } else {
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(DEFAULT_PATH);
+        path.split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(|d| cstring(&format!("{}/{}", d.trim_end_matches('/'), cfg.program), "program"))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let argv = std::iter::once(&cfg.program)
+        .chain(&cfg.args)
+        .map(|a| cstring(a, "argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(Prepared {
+        mounts: b.mounts,
+        bind_sources: b.bind_sources,
+        exec_paths,
+        argv,
+        envp,
+        workdir: c"/box".into(),
+        rlimits: rlimits(cfg),
+        landlock_paths,
+    })
+}
+
+/// rlimits of the program. Cgroups do the real work where present; these are per process
+/// and also the only limits a rootless run without cgroups has.
+fn rlimits(cfg: &RunConfig) -> Vec<(c_int, libc::rlimit)> {
+    let l = &cfg.limits;
+    let lim = |v: u64| libc::rlimit { rlim_cur: v, rlim_max: v };
+    let mut out = vec![
+        (libc::RLIMIT_CORE as c_int, lim(0)),
+        (libc::RLIMIT_NOFILE as c_int, lim(l.open_files.unwrap_or(256))),
+        (libc::RLIMIT_STACK as c_int, lim(l.stack_bytes.unwrap_or(l.memory_bytes.unwrap_or(64 << 20)))),
+        (libc::RLIMIT_FSIZE as c_int, lim(l.file_size_bytes.unwrap_or(libc::RLIM_INFINITY))),
+    ];
+    if let Some(n) = l.pids {
+        // Counted per user in this run's user namespace: the program's tasks plus init.
+        out.push((libc::RLIMIT_NPROC as c_int, lim(n + 1)));
+    }
+    if let Some(us) = l.cpu_time_us {
+        // A backstop only (whole seconds): the timer on cgroup usage kills far sooner.
+        let secs = us.div_ceil(1_000_000) + 1;
+        out.push((libc::RLIMIT_CPU as c_int, libc::rlimit { rlim_cur: secs, rlim_max: secs + 1 }));
+    }
+    out
+}

@@ -1,0 +1,204 @@
+//! Thin wrappers over the raw syscalls the parent uses, each returning errors that name the
+//! call. (The child's syscalls live in `child`, where nothing may allocate.)
+
+use crate::child::Msg;
+use crate::Error;
+use libc::c_int;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub(crate) fn now_ns() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// "EPERM" for 1: the name a reader can search for.
+pub(crate) fn errno_name(e: i32) -> String {
+    format!("{:?}", nix::errno::Errno::from_raw(e))
+}
+
+pub(crate) fn errno_name_last() -> String {
+    errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+fn owned(fd: c_int) -> OwnedFd {
+    // SAFETY: callers pass an fd the kernel just returned, owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// (read end, write end), both close-on-exec.
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe2 writes two fds into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Error::Io(format!("pipe2(O_CLOEXEC) => {}", errno_name_last())));
+    }
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// A SOCK_SEQPACKET pair: message boundaries are kept and fds can travel with a message.
+pub(crate) fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: socketpair writes two fds into `fds`.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } < 0 {
+        return Err(Error::Io(format!("socketpair(AF_UNIX, SOCK_SEQPACKET) => {}", errno_name_last())));
+    }
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+pub(crate) fn write_byte(fd: &OwnedFd, b: u8) -> std::io::Result<()> {
+    // SAFETY: writes one byte from `b`.
+    let n = unsafe { libc::write(fd.as_raw_fd(), &b as *const u8 as *const libc::c_void, 1) };
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+pub(crate) fn pollfd(fd: c_int) -> libc::pollfd {
+    libc::pollfd { fd, events: libc::POLLIN, revents: 0 }
+}
+
+/// poll(2), retried on EINTR; returns the number of ready fds (0 on timeout).
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> c_int {
+    loop {
+        // SAFETY: `fds` is a valid slice of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return n.max(0);
+        }
+    }
+}
+
+fn recv_with(sock: &OwnedFd, flags: c_int) -> Option<(Msg, Option<OwnedFd>)> {
+    let mut msg = Msg::default();
+    let mut iov = libc::iovec { iov_base: &mut msg as *mut Msg as *mut libc::c_void, iov_len: std::mem::size_of::<Msg>() };
+    let mut cbuf = [0u64; 8];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    hdr.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: hdr points at `iov` (over `msg`) and `cbuf`, both live for the call.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut hdr, flags | libc::MSG_CMSG_CLOEXEC) };
+    if n != std::mem::size_of::<Msg>() as isize {
+        return None;
+    }
+    let mut fd = None;
+    // SAFETY: the kernel filled msg_control with well-formed cmsgs within msg_controllen;
+    // the CMSG_* helpers walk only inside it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let raw = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const c_int);
+                fd = Some(owned(raw));
+            }
+            cmsg = libc::CMSG_NXTHDR(&hdr, cmsg);
+        }
+    }
+    Some((msg, fd))
+}
+
+pub(crate) fn recv_msg(sock: &OwnedFd) -> Option<(Msg, Option<OwnedFd>)> {
+    recv_with(sock, 0)
+}
+
+pub(crate) fn recv_msg_nonblocking(sock: &OwnedFd) -> Option<(Msg, Option<OwnedFd>)> {
+    recv_with(sock, libc::MSG_DONTWAIT)
+}
+
+pub(crate) fn pidfd_kill(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal takes an fd, a signal number and a null siginfo.
+    unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0u32)
+    };
+}
+
+/// Reaps the process behind `pidfd`, waiting for it to exit.
+pub(crate) fn pidfd_wait(pidfd: &OwnedFd) {
+    loop {
+        // SAFETY: siginfo_t is plain data; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: P_PIDFD waits on the process of this fd; `info` is valid for writes.
+        let r = unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED | libc::__WALL) };
+        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+/// A CLOCK_MONOTONIC timerfd.
+pub(crate) struct Timer(OwnedFd);
+
+impl Timer {
+    pub fn new() -> std::io::Result<Timer> {
+        // SAFETY: timerfd_create takes no pointers; the result is checked.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Timer(owned(fd)))
+    }
+
+    fn set(&self, ns: i64, flags: c_int) -> std::io::Result<()> {
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: libc::timespec { tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000 },
+        };
+        // SAFETY: `spec` is a valid itimerspec; the old value is not requested.
+        if unsafe { libc::timerfd_settime(self.0.as_raw_fd(), flags, &spec, std::ptr::null_mut()) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Fires at an absolute CLOCK_MONOTONIC time.
+    pub fn arm_at_ns(&self, ns: i64) -> std::io::Result<()> {
+        self.set(ns.max(1), libc::TFD_TIMER_ABSTIME)
+    }
+
+    pub fn arm_in_us(&self, us: u64) -> std::io::Result<()> {
+        self.set((us.max(1) * 1000) as i64, 0)
+    }
+
+    /// Consumes the expiration count so the fd stops being readable.
+    pub fn read(&self) {
+        let mut n = 0u64;
+        // SAFETY: reads 8 bytes into `n`.
+        unsafe { libc::read(self.0.as_raw_fd(), &mut n as *mut u64 as *mut libc::c_void, 8) };
+    }
+
+    pub fn raw(&self) -> c_int {
+        self.0.as_raw_fd()
+    }
+}
+
+/// `struct seccomp_notif`.
+#[repr(C)]
+struct SeccompNotif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    instruction_pointer: u64,
+    args: [u64; 6],
+}
+
+/// _IOWR('!', 0, struct seccomp_notif)
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+
+/// Receives one pending seccomp notification and returns its syscall number. The blocked
+/// thread is left waiting in the kernel: the caller kills the run.
+pub(crate) fn seccomp_notif_recv(listener: &OwnedFd) -> Option<i32> {
+    // SAFETY: SeccompNotif is plain data; the kernel requires it zeroed.
+    let mut n: SeccompNotif = unsafe { std::mem::zeroed() };
+    // SAFETY: the ioctl writes one seccomp_notif (80 bytes, the size encoded in the
+    // request) into `n`.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut n) };
+    (r == 0).then_some(n.nr)
+}
