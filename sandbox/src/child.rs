@@ -231,6 +231,8 @@ fn wait_parent(expected: u8) {
 /// # Safety
 /// Must only be called in the child right after clone, with `plan` prepared by the parent.
 pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
+    // Modes of files and dirs we create are exactly those asked for, whatever the runner's umask.
+    libc::umask(0);
     // Die with the runner: if it is killed, PID 1 dies and the kernel kills the whole pid
     // namespace, so nothing outlives the runner.
     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);

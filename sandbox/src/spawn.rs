@@ -549,6 +549,8 @@ fn watch(
                 } else {
                     // At most `cpus()` CPUs can burn the budget at once: waking after
                     // remaining/cpus of wall time cannot overshoot by more than one step.
+                    // (The kernel brings a running task's usage up to date at each tick, so
+                    // the reading itself may lag by one tick: 4 ms at HZ=250.)
                     let step = ((limit - used) / cpus()).max(MIN_CPU_STEP_US);
                     let _ = cpu_timer.arm_in_us(step);
                 }
