@@ -1,0 +1,117 @@
+//! Helpers shared by the sandbox's integration tests: the probe programs, runs, leftovers.
+#![allow(dead_code)]
+
+use sandbox::{Command, Report, Stdio};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The repository's tests/programs directory.
+pub fn programs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs").canonicalize().unwrap()
+}
+
+/// A directory with the compiled C probe and the Python probe, built once per test binary.
+/// It is mounted read-only at /probe in the sandbox.
+pub fn probe_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = programs_dir();
+        let out = std::process::Command::new("gcc")
+            .args(["-O1", "-pthread", "-o"])
+            .arg(dir.join("probe"))
+            .arg(src.join("probe.c"))
+            .output()
+            .expect("gcc must be installed to build the probe programs");
+        assert!(out.status.success(), "gcc failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::copy(src.join("probe.py"), dir.join("probe.py")).unwrap();
+        for p in [dir.as_path(), Path::new(env!("CARGO_TARGET_TMPDIR"))] {
+            let _ = std::process::Command::new("chmod").arg("755").arg(p).status();
+        }
+        dir
+    })
+}
+
+/// A run of the C probe in `mode`, with the probe mounted at /probe.
+pub fn c_probe(args: &[&str]) -> Command {
+    let mut c = Command::new("/probe/probe");
+    c.args(args.iter().copied()).bind_ro(probe_dir(), "/probe");
+    c
+}
+
+/// A run of the Python probe in `mode`.
+pub fn py_probe(args: &[&str]) -> Command {
+    let mut c = Command::new("/usr/bin/python3");
+    c.arg("/probe/probe.py").args(args.iter().copied()).bind_ro(probe_dir(), "/probe");
+    c
+}
+
+pub fn run(c: &mut Command) -> Report {
+    c.run().expect("the run could not be prepared")
+}
+
+/// Runs with stdout and stderr captured.
+pub fn run_captured(c: &mut Command) -> Report {
+    c.stdout(Stdio::Capture).stderr(Stdio::Capture);
+    run(c)
+}
+
+pub fn stdout_text(r: &Report) -> String {
+    String::from_utf8_lossy(&r.stdout).into_owned()
+}
+
+/// What a run could leave behind on the host.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Leftovers {
+    pub processes_of_sandbox_id: usize,
+    pub cgroups: usize,
+    pub root_dirs: usize,
+    pub mounts: usize,
+}
+
+impl Leftovers {
+    pub fn count() -> Leftovers {
+        Leftovers {
+            processes_of_sandbox_id: processes_of(sandbox::DEFAULT_HOST_ID),
+            cgroups: run_cgroups(),
+            root_dirs: std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".sandbox-root-"))
+                .count(),
+            mounts: std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count(),
+        }
+    }
+}
+
+/// Processes on the host whose real uid is `uid`.
+pub fn processes_of(uid: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("status"))
+                .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+/// Run cgroups (named sandbox-*) anywhere under /sys/fs/cgroup.
+pub fn run_cgroups() -> usize {
+    fn walk(dir: &Path, depth: usize) -> usize {
+        if depth > 6 {
+            return 0;
+        }
+        let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+        rd.filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .map(|e| {
+                let own = e.file_name().to_string_lossy().starts_with("sandbox-") as usize;
+                own + walk(&e.path(), depth + 1)
+            })
+            .sum()
+    }
+    walk(Path::new("/sys/fs/cgroup"), 0)
+}
