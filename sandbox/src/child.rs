@@ -97,6 +97,8 @@ pub(crate) enum MountOp<'a> {
     Symlink { target: &'a CStr, dst: &'a CStr },
     /// A bind mount, then a remount that applies `flags` (MS_RDONLY, MS_NOSUID, ...).
     Bind { src: &'a CStr, dst: &'a CStr, flags: c_ulong },
+    /// Makes the mount at `dst` read-only (with nosuid, nodev-less, noexec as given).
+    ReadOnly { dst: &'a CStr, flags: c_ulong },
     /// A fresh filesystem (tmpfs, proc) with mount flags and data.
     Fresh { fstype: &'a CStr, dst: &'a CStr, flags: c_ulong, data: &'a CStr },
 }
@@ -410,6 +412,13 @@ unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
                 std::ptr::null(),
             ))
         }
+        MountOp::ReadOnly { dst, flags } => ok(libc::mount(
+            std::ptr::null(),
+            dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
+            std::ptr::null(),
+        )),
         MountOp::Fresh { fstype, dst, flags, data } => {
             ok(libc::mount(fstype.as_ptr(), dst.as_ptr(), fstype.as_ptr(), *flags, data.as_ptr() as *const c_void))
         }
@@ -446,16 +455,17 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         }
         // Signal dispositions: execve keeps ignored signals ignored; the runner (Rust's
         // runtime ignores SIGPIPE) must not pass that on. Unblock everything too.
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
+        // Raw rt_sigaction: glibc's wrapper refuses its internal signals 32 and 33, which
+        // would then keep whatever disposition the runner had. The kernel's struct is
+        // {handler, flags, restorer, mask}; all zero is SIG_DFL.
+        let dfl = [0u64; 4];
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), std::ptr::null::<u64>(), 8usize);
             }
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        let empty = 0u64;
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty, std::ptr::null::<u64>(), 8usize);
 
         for (i, fd) in [FD_STDIN, FD_STDOUT, FD_STDERR].iter().enumerate() {
             if libc::dup2(*fd, i as c_int) < 0 {

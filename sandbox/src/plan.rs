@@ -20,6 +20,7 @@ pub(crate) enum MountSpec {
     Symlink { target: CString, dst: CString },
     Bind { src: CString, dst: CString, flags: c_ulong, host: PathBuf },
     Fresh { fstype: CString, dst: CString, flags: c_ulong, data: CString },
+    ReadOnly { dst: CString, flags: c_ulong },
 }
 
 impl MountSpec {
@@ -30,6 +31,7 @@ impl MountSpec {
             MountSpec::Symlink { target, dst } => MountOp::Symlink { target, dst },
             MountSpec::Bind { src, dst, flags, .. } => MountOp::Bind { src, dst, flags: *flags },
             MountSpec::Fresh { fstype, dst, flags, data } => MountOp::Fresh { fstype, dst, flags: *flags, data },
+            MountSpec::ReadOnly { dst, flags } => MountOp::ReadOnly { dst, flags: *flags },
         }
     }
 
@@ -46,6 +48,7 @@ impl MountSpec {
             MountSpec::Symlink { target, dst } => format!("symlink({} → {:?})", inside(dst), target),
             MountSpec::Bind { dst, host, .. } => format!("mount({} → {}, MS_BIND)", host.display(), inside(dst)),
             MountSpec::Fresh { fstype, dst, .. } => format!("mount({} on {})", fstype.to_string_lossy(), inside(dst)),
+            MountSpec::ReadOnly { dst, .. } => format!("mount({}, MS_REMOUNT|MS_RDONLY)", inside(dst)),
         }
     }
 }
@@ -210,6 +213,9 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
         b.mounts.push(MountSpec::Symlink { target: cstring(target, "link")?, dst });
     }
     b.dir(Path::new("/dev/shm"), 0o1777)?;
+    // /dev itself is then frozen; only /dev/shm (POSIX shared memory) takes writes.
+    let dev = b.target(Path::new("/dev"))?;
+    b.mounts.push(MountSpec::ReadOnly { dst: dev, flags: libc::MS_NOSUID | libc::MS_NOEXEC });
 
     // A fresh /proc of the new pid namespace: only the run's own processes.
     b.dir(Path::new("/proc"), 0o555)?;
@@ -224,6 +230,8 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
         Some(dir) => b.bind(dir, Path::new("/box"), RW)?,
         None => b.fresh("tmpfs", Path::new("/box"), RW, &format!("size={tmpfs_bytes},mode=0777"))?,
     }
+
+    b.fresh("tmpfs", Path::new("/dev/shm"), RW | libc::MS_NOEXEC, &tmpfs_data)?;
 
     let mut landlock_paths = vec![(c"/".into(), false), (c"/box".into(), true), (c"/tmp".into(), true), (c"/dev".into(), true)];
     for bind in &cfg.binds {

@@ -86,6 +86,11 @@ impl Leftovers {
 
 /// Processes on the host whose real uid is `uid`.
 pub fn processes_of(uid: u32) -> usize {
+    processes_matching(uid, "")
+}
+
+/// Processes on the host whose real uid is `uid` and whose command line contains `word`.
+pub fn processes_matching(uid: u32, word: &str) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok())
@@ -94,6 +99,10 @@ pub fn processes_of(uid: u32) -> usize {
             std::fs::read_to_string(e.path().join("status"))
                 .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())))
                 .unwrap_or(false)
+        })
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(word)
         })
         .count()
 }
