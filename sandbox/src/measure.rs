@@ -31,6 +31,8 @@ pub(crate) struct Ending {
     pub exit: Option<[i64; 5]>,
     pub kill: Option<Kill>,
     pub blocked: Option<String>,
+    /// The cgroup's accounting read when init reported the program's exit.
+    pub exit_stats: Option<CgroupStats>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
@@ -65,7 +67,10 @@ pub(crate) fn report(
     let wall_us = ((end - e.t0).max(0) / 1000) as u64;
 
     let (cpu_us, user_us, sys_us, peak, oom) = match stats {
-        Some(s) => {
+        Some(mut s) => {
+            if let Some(at_exit) = e.exit_stats {
+                (s.cpu_us, s.user_us, s.sys_us) = (at_exit.cpu_us, at_exit.user_us, at_exit.sys_us);
+            }
             // cpuacct's user/sys split is tick-based on many kernels; keep the exact total
             // and split it in rusage's proportion when the two disagree.
             let (u, sy) = if s.user_us + s.sys_us > 0 { (s.user_us, s.sys_us) } else { (ru_user, ru_sys) };

@@ -530,6 +530,9 @@ fn watch(
             if let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
                 if m.kind == child::MSG_EXITED {
                     ending.exit = Some(m.v);
+                    // CPU as of the program's exit: init's own exit (tearing down its copy
+                    // of the runner's address space) is the sandbox's cost, not the program's.
+                    ending.exit_stats = cg.and_then(|c| c.stats().ok());
                 }
             }
         }
