@@ -274,14 +274,17 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     }
 
     // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
+    // Raw syscalls, not glibc's set*id wrappers: those broadcast the change to every thread
+    // glibc knows of, and after a raw clone it still lists the runner's other threads, so
+    // it would wait for them forever.
     if plan.clear_groups {
-        check(libc::setgroups(0, std::ptr::null()), Stage::Setgroups, 0);
+        check(libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int, Stage::Setgroups, 0);
     }
     // Become the one mapped id. Capabilities in our user namespace stay: the old uid
     // (host root or the rootless user) is not this namespace's uid 0.
     let id = plan.inside_id;
-    check(libc::setresgid(id, id, id), Stage::Setresgid, 0);
-    check(libc::setresuid(id, id, id), Stage::Setresuid, 0);
+    check(libc::syscall(libc::SYS_setresgid, id, id, id) as c_int, Stage::Setresgid, 0);
+    check(libc::syscall(libc::SYS_setresuid, id, id, id) as c_int, Stage::Setresuid, 0);
 
     // No mount event may propagate back to the host's mount namespace.
     check(
