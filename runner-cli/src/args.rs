@@ -27,19 +27,19 @@ pub enum Cmd {
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// CPU time limit in seconds, fractional allowed (0.25).
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_hyphen_values = true)]
     pub time: Option<u64>,
     /// Wall-clock limit in seconds (default: 3 × --time + 1).
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_hyphen_values = true)]
     pub wall: Option<u64>,
     /// Memory limit: 64M, 1G, 65536K.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
     pub mem: Option<u64>,
     /// Processes + threads.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub pids: Option<u64>,
     /// Largest file the program may write.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
     pub fsize: Option<u64>,
     /// Standard input (default: empty).
     #[arg(long, value_name = "FILE")]
@@ -183,10 +183,16 @@ pub fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// clap's error text, first line only and without its "error: " prefix.
+/// clap's error text on one line: its message lines (not the usage and help hints), joined,
+/// without the "error: " prefix.
 pub fn one_line(text: &str) -> String {
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text);
-    first.trim_start_matches("error: ").to_string()
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    parts.join(" ").trim_start_matches("error: ").to_string()
 }
 
 #[cfg(test)]

@@ -182,11 +182,15 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     }
     let streams = open_streams(cfg)?;
 
-    // Root mode: the program's host uid must be able to write its box.
-    let _owner_guard = match (&cfg.box_dir, root_mode) {
-        (Some(dir), true) => Some(Chown::apply(dir, cfg.host_id)?),
-        _ => None,
-    };
+    // Root mode: the program's host uid must be able to write its box and rw binds; they
+    // are lent to it for the run and given back after.
+    let mut _owner_guards = Vec::new();
+    if root_mode {
+        let writable = cfg.binds.iter().filter(|b| b.writable).map(|b| &b.src);
+        for dir in cfg.box_dir.iter().chain(writable) {
+            _owner_guards.push(Chown::apply(dir, cfg.host_id)?);
+        }
+    }
 
     let cg = match RunCgroup::create(
         layout,

@@ -1,0 +1,244 @@
+//! The `runner` binary as users and scripts call it: exit statuses, JSON, files, bad input,
+//! interruption, rootless mode and doctor.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn runner() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runner"))
+}
+
+fn run(args: &[&str]) -> Output {
+    runner().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn exit_status_is_the_programs_own_or_128_plus_the_signal() {
+    assert_eq!(run(&["run", "--", "/bin/sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(run(&["run", "--", "/bin/true"]).status.code(), Some(0));
+    assert_eq!(run(&["run", "--", "/bin/sh", "-c", "kill -SEGV $$"]).status.code(), Some(128 + 11));
+    let out = run(&["run", "--time", "0.2", "--", "/bin/sh", "-c", "while :; do :; done"]);
+    assert_eq!(out.status.code(), Some(128 + 9));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time_limit"));
+}
+
+#[test]
+fn json_report_has_every_field_and_the_programs_stdout_goes_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.txt");
+    let report_file = dir.path().join("report.json");
+    let out = run(&[
+        "run", "--json", "--time", "1", "--mem", "64M", "--pids", "8",
+        "--stdout", out_file.to_str().unwrap(),
+        "--report", report_file.to_str().unwrap(),
+        "--", "/bin/echo", "hello",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let r = json(&out);
+    for field in [
+        "status", "exit_code", "signal", "cpu_time_us", "user_time_us", "sys_time_us", "wall_time_us",
+        "peak_memory_bytes", "oom_killed", "setup_time_us", "cgroup", "enforced", "blocked_syscall", "message",
+    ] {
+        assert!(r.get(field).is_some(), "missing {field} in {r}");
+    }
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["exit_code"], 0);
+    for limit in ["cpu_time", "wall_time", "memory", "pids"] {
+        assert!(r["enforced"][limit].is_string(), "{limit} not in enforced: {r}");
+    }
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "hello\n");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    assert_eq!(saved, r);
+}
+
+#[test]
+fn stdin_and_dir_are_the_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "3 4\n").unwrap();
+    let out = run(&[
+        "run", "--dir", dir.path().to_str().unwrap(), "--stdin", dir.path().join("in.txt").to_str().unwrap(),
+        "--env", "GREETING=hi", "--",
+        "/bin/sh", "-c", "read a b; echo $((a*b)) $GREETING $(pwd) > result",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("result")).unwrap(), "12 hi /box\n");
+}
+
+#[test]
+fn extra_binds_are_read_only_unless_rw() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("f"), "data\n").unwrap();
+    let src = data.path().to_str().unwrap();
+    let out = run(&["run", "--bind", &format!("{src}:/data"), "--", "/bin/sh", "-c", "cat /data/f; echo x > /data/g"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "data\n");
+    assert_ne!(out.status.code(), Some(0), "writing to a read-only bind fails");
+    let out = run(&["run", "--bind", &format!("{src}:/data:rw"), "--", "/bin/sh", "-c", "echo x > /data/g"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(data.path().join("g")).unwrap(), "x\n");
+}
+
+/// Bad input: one line naming what was wrong, exit 125, never a panic or a backtrace.
+#[test]
+fn bad_arguments_get_one_line_errors_and_exit_125() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--mem", "64Q", "--", "/bin/true"], "unknown size unit 'Q'"),
+        (&["run", "--time", "-1", "--", "/bin/true"], "--time"),
+        (&["run", "--time", "abc", "--", "/bin/true"], "--time"),
+        (&["run", "--wall", "0", "--", "/bin/true"], "--wall"),
+        (&["run", "--pids", "0", "--", "/bin/true"], "--pids"),
+        (&["run"], "PROGRAM"),
+        (&["run", "--"], "PROGRAM"),
+        (&["run", "--dir", "/no/such/dir", "--", "/bin/true"], "/no/such/dir"),
+        (&["run", "--stdin", "/no/such/file", "--", "/bin/true"], "/no/such/file"),
+        (&["run", "--bind", "relative:/x", "--", "/bin/true"], "absolute"),
+        (&["run", "--env", "NOEQUALS", "--", "/bin/true"], "KEY=VALUE"),
+        (&["run", "--seccomp", "/no/such/policy.json", "--", "/bin/true"], "/no/such/policy.json"),
+        (&["run", "--host-id", "0", "--", "/bin/true"], "--host-id"),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.contains(needle), "{args:?}: {err} should mention {needle}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_program_missing_inside_is_a_setup_error_with_exit_125() {
+    let out = run(&["run", "--json", "--", "/usr/bin/definitely-not-here"]);
+    assert_eq!(out.status.code(), Some(125));
+    let r = json(&out);
+    assert_eq!(r["status"], "setup_error");
+    assert!(r["message"].as_str().unwrap().contains("definitely-not-here"));
+}
+
+/// SIGINT or SIGTERM to the runner mid-run: the run is killed, everything is cleaned up.
+#[test]
+fn an_interrupted_runner_leaves_no_process_cgroup_or_directory_behind() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("sleeper-{sig}");
+        let mut child = runner()
+            .args(["run", "--dir", dir.path().to_str().unwrap(), "--wall", "60", "--", "/bin/sh", "-c"])
+            .arg(format!("cp /bin/sleep /box/{marker} && /box/{marker} 60"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the program is really running inside.
+        let start = std::time::Instant::now();
+        while count_processes(&marker) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "the sleeper never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill with a valid pid of our own child and a signal number.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(128 + sig), "signal {sig}");
+        assert_eq!(count_processes(&marker), 0, "the sleeper died with the run");
+        let leftover_roots = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&format!(".sandbox-root-{}-", child.id())))
+            .count();
+        assert_eq!(leftover_roots, 0);
+        assert_eq!(count_cgroups(&format!("sandbox-{}-", child.id())), 0);
+    }
+}
+
+fn count_processes(word: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).contains(word) && !String::from_utf8_lossy(&cmd).contains("/bin/sh")
+        })
+        .count()
+}
+
+fn count_cgroups(prefix: &str) -> usize {
+    ["memory", "cpuacct", "pids", "unified"]
+        .iter()
+        .flat_map(|c| walk(&Path::new("/sys/fs/cgroup").join(c), 0))
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+fn walk(dir: &Path, depth: usize) -> Vec<String> {
+    if depth > 5 {
+        return Vec::new();
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .flat_map(|e| {
+            let mut v = vec![e.file_name().to_string_lossy().into_owned()];
+            v.extend(walk(&e.path(), depth + 1));
+            v
+        })
+        .collect()
+}
+
+/// The same binary started by an ordinary user runs programs isolated and says which limits
+/// it could enforce.
+#[test]
+fn rootless_runs_are_isolated_and_say_what_was_enforced() {
+    assert!(nix_is_root(), "this test starts the runner as nobody, so it must itself run as root (CI does)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out_file = dir.path().join("out");
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(env!("CARGO_BIN_EXE_runner"))
+        .args(["run", "--json", "--time", "1", "--mem", "64M", "--pids", "16", "--stdout", out_file.to_str().unwrap(), "--"])
+        .args(["/bin/sh", "-c", "id -u; ls /proc | grep -cE '^[0-9]+$'; test -e /root && echo root-visible; cat /etc/shadow 2>&1 | head -c0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json(&out);
+    assert_eq!(r["status"], "ok");
+    let seen = std::fs::read_to_string(&out_file).unwrap();
+    assert!(seen.starts_with("1000\n"), "runs as the sandbox id inside: {seen}");
+    assert!(!seen.contains("root-visible"));
+    let enforced = &r["enforced"];
+    assert!(enforced["memory"].is_string() && enforced["pids"].is_string() && enforced["cpu_time"].is_string(), "{r}");
+    if r["cgroup"] == "none" {
+        assert!(enforced["memory"].as_str().unwrap().contains("RLIMIT_AS"), "{r}");
+        assert!(enforced["cgroup"].as_str().unwrap().starts_with("none:"), "{r}");
+    }
+    // A CPU loop is still stopped (by RLIMIT_CPU) and classified.
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(env!("CARGO_BIN_EXE_runner"))
+        .args(["run", "--json", "--time", "0.5", "--", "/bin/sh", "-c", "while :; do :; done"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["status"], "time_limit");
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn doctor_reports_the_host_and_a_working_trial_run() {
+    let out = run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let h = json(&out);
+    assert_eq!(h["ok"], true);
+    assert!(["v1", "v2", "none"].contains(&h["cgroup"].as_str().unwrap()));
+    assert!(h["trial_run"].as_str().unwrap().starts_with("ok"));
+    let out = run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["cgroup", "user namespaces", "seccomp", "landlock", "mode"] {
+        assert!(text.contains(word), "{text}");
+    }
+}
