@@ -272,6 +272,8 @@ fn run_in(
     // Everything the child reads, laid out before clone.
     let mut fds: Vec<c_int> = vec![from_parent_r.as_raw_fd(), to_parent_child.as_raw_fd()];
     fds.extend(streams.child.iter().map(|f| f.as_raw_fd()));
+    let self_attach_paths: Vec<CString> = cg.map(|c| c.self_attach_files()).unwrap_or_default();
+    let self_attach: Vec<&std::ffi::CStr> = self_attach_paths.iter().map(|c| c.as_c_str()).collect();
     let bind_sources: Vec<&std::ffi::CStr> = prepared.bind_sources.iter().map(|c| c.as_c_str()).collect();
     let mounts: Vec<child::MountOp> = prepared.mounts.iter().map(|m| m.as_op()).collect();
     let ll = landlock::Plan::for_running_kernel();
@@ -298,6 +300,7 @@ fn run_in(
     let plan = ChildPlan {
         fds: &fds,
         bind_sources: &bind_sources,
+        self_attach: &self_attach,
         clear_groups: root_mode,
         inside_id: SANDBOX_ID,
         new_root: &root_c,
@@ -351,14 +354,16 @@ fn run_in(
     write_id_maps(pid, cfg.host_id, root_mode)?;
     sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
     let deadline = start + SETUP_TIMEOUT_NS;
-    let (msg, _) = recv_setup(&to_parent, &pidfd, deadline)?;
-    if msg.kind == child::MSG_ERROR {
-        return Err(describe(&msg));
+    if self_attach.is_empty() {
+        let (msg, _) = recv_setup(&to_parent, &pidfd, deadline)?;
+        if msg.kind == child::MSG_ERROR {
+            return Err(describe(&msg));
+        }
+        if let Some(cg) = cg {
+            cg.attach(pid).map_err(|e| format!("cgroup: {e}"))?;
+        }
+        sys::write_byte(&from_parent_w, child::GO_START).map_err(|e| format!("signalling init: {e}"))?;
     }
-    if let Some(cg) = cg {
-        cg.attach(pid).map_err(|e| format!("cgroup: {e}"))?;
-    }
-    sys::write_byte(&from_parent_w, child::GO_START).map_err(|e| format!("signalling init: {e}"))?;
     let (msg, listener) = recv_setup(&to_parent, &pidfd, deadline)?;
     if msg.kind == child::MSG_ERROR {
         return Err(describe(&msg));
@@ -472,6 +477,7 @@ fn describe_failure(m: &Msg, prepared: &Prepared, root: &CString) -> String {
             "open({}, O_PATH)",
             prepared.bind_sources.get(m.index as usize).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
         ),
+        Some(Stage::Cgroup) => format!("moving into the run's cgroup (tasks file #{})", m.index),
         Some(Stage::Rlimit) => format!("setrlimit(#{})", m.index),
         Some(Stage::Seccomp) => format!("seccomp(SET_MODE_FILTER, filter #{})", m.index),
         Some(Stage::Landlock) => format!("landlock (step {})", m.index),

@@ -118,6 +118,14 @@ impl RunCgroup {
         }
     }
 
+    /// Files init writes "0" to, to move itself in (v1); empty when the parent attaches it.
+    pub fn self_attach_files(&self) -> Vec<std::ffi::CString> {
+        match self {
+            RunCgroup::V1(g) => g.tasks_files(),
+            RunCgroup::V2(_) => Vec::new(),
+        }
+    }
+
     /// CPU time used so far by the whole group, microseconds. Called on the timer path.
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
         match self {

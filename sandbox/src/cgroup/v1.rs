@@ -123,6 +123,14 @@ impl Group {
         Ok(())
     }
 
+    pub fn tasks_files(&self) -> Vec<std::ffi::CString> {
+        use std::os::unix::ffi::OsStrExt;
+        [&self.memory, &self.cpuacct, &self.pids]
+            .iter()
+            .filter_map(|d| std::ffi::CString::new(d.join("tasks").as_os_str().as_bytes()).ok())
+            .collect()
+    }
+
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
         Ok(read_u64(&self.cpuacct.join("cpuacct.usage"))? / 1000)
     }
