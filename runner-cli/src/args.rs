@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Run one program in the sandbox and report what it used.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show what this host supports and what a run here enforces.
     Doctor {
         /// Print the findings as one JSON object.

@@ -33,16 +33,39 @@ fn json_report_has_every_field_and_the_programs_stdout_goes_elsewhere() {
     let out_file = dir.path().join("out.txt");
     let report_file = dir.path().join("report.json");
     let out = run(&[
-        "run", "--json", "--time", "1", "--mem", "64M", "--pids", "8",
-        "--stdout", out_file.to_str().unwrap(),
-        "--report", report_file.to_str().unwrap(),
-        "--", "/bin/echo", "hello",
+        "run",
+        "--json",
+        "--time",
+        "1",
+        "--mem",
+        "64M",
+        "--pids",
+        "8",
+        "--stdout",
+        out_file.to_str().unwrap(),
+        "--report",
+        report_file.to_str().unwrap(),
+        "--",
+        "/bin/echo",
+        "hello",
     ]);
     assert_eq!(out.status.code(), Some(0));
     let r = json(&out);
     for field in [
-        "status", "exit_code", "signal", "cpu_time_us", "user_time_us", "sys_time_us", "wall_time_us",
-        "peak_memory_bytes", "oom_killed", "setup_time_us", "cgroup", "enforced", "blocked_syscall", "message",
+        "status",
+        "exit_code",
+        "signal",
+        "cpu_time_us",
+        "user_time_us",
+        "sys_time_us",
+        "wall_time_us",
+        "peak_memory_bytes",
+        "oom_killed",
+        "setup_time_us",
+        "cgroup",
+        "enforced",
+        "blocked_syscall",
+        "message",
     ] {
         assert!(r.get(field).is_some(), "missing {field} in {r}");
     }
@@ -61,9 +84,17 @@ fn stdin_and_dir_are_the_programs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.txt"), "3 4\n").unwrap();
     let out = run(&[
-        "run", "--dir", dir.path().to_str().unwrap(), "--stdin", dir.path().join("in.txt").to_str().unwrap(),
-        "--env", "GREETING=hi", "--",
-        "/bin/sh", "-c", "read a b; echo $((a*b)) $GREETING $(pwd) > result",
+        "run",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--stdin",
+        dir.path().join("in.txt").to_str().unwrap(),
+        "--env",
+        "GREETING=hi",
+        "--",
+        "/bin/sh",
+        "-c",
+        "read a b; echo $((a*b)) $GREETING $(pwd) > result",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.path().join("result")).unwrap(), "12 hi /box\n");
@@ -145,7 +176,9 @@ fn an_interrupted_runner_leaves_no_process_cgroup_or_directory_behind() {
         assert_eq!(count_processes(&marker), 0, "the sleeper died with the run");
         let leftover_roots = std::fs::read_dir(std::env::temp_dir())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&format!(".sandbox-root-{}-", child.id())))
+            .filter(|e| {
+                e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&format!(".sandbox-root-{}-", child.id()))
+            })
             .count();
         assert_eq!(leftover_roots, 0);
         assert_eq!(count_cgroups(&format!("sandbox-{}-", child.id())), 0);

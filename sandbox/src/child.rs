@@ -46,9 +46,32 @@ impl Stage {
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
         const ALL: [Stage; 26] = [
-            WaitParent, Renumber, OpenSource, Setgroups, Setresgid, Setresuid, MakePrivate, Mount, Hostname, PivotRoot,
-            DetachOldRoot, RemountRoot, Chdir, UnshareCgroup, Cgroup, CloneProgram, Setsid, Stdio, Rlimit, DropBounding,
-            Capset, NoNewPrivs, Landlock, CloseFds, Seccomp, Execve,
+            WaitParent,
+            Renumber,
+            OpenSource,
+            Setgroups,
+            Setresgid,
+            Setresuid,
+            MakePrivate,
+            Mount,
+            Hostname,
+            PivotRoot,
+            DetachOldRoot,
+            RemountRoot,
+            Chdir,
+            UnshareCgroup,
+            Cgroup,
+            CloneProgram,
+            Setsid,
+            Stdio,
+            Rlimit,
+            DropBounding,
+            Capset,
+            NoNewPrivs,
+            Landlock,
+            CloseFds,
+            Seccomp,
+            Execve,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -92,16 +115,37 @@ pub(crate) const MAX_FDS: usize = 64;
 /// the host side of the mount namespace (under the new root's mount point).
 pub(crate) enum MountOp<'a> {
     /// mkdir (mode).
-    Dir { dst: &'a CStr, mode: u32 },
+    Dir {
+        dst: &'a CStr,
+        mode: u32,
+    },
     /// Create an empty file to bind a file onto.
-    File { dst: &'a CStr, content: &'a [u8] },
-    Symlink { target: &'a CStr, dst: &'a CStr },
+    File {
+        dst: &'a CStr,
+        content: &'a [u8],
+    },
+    Symlink {
+        target: &'a CStr,
+        dst: &'a CStr,
+    },
     /// A bind mount, then a remount that applies `flags` (MS_RDONLY, MS_NOSUID, ...).
-    Bind { src: &'a CStr, dst: &'a CStr, flags: c_ulong },
+    Bind {
+        src: &'a CStr,
+        dst: &'a CStr,
+        flags: c_ulong,
+    },
     /// Makes the mount at `dst` read-only (with nosuid, nodev-less, noexec as given).
-    ReadOnly { dst: &'a CStr, flags: c_ulong },
+    ReadOnly {
+        dst: &'a CStr,
+        flags: c_ulong,
+    },
     /// A fresh filesystem (tmpfs, proc) with mount flags and data.
-    Fresh { fstype: &'a CStr, dst: &'a CStr, flags: c_ulong, data: &'a CStr },
+    Fresh {
+        fstype: &'a CStr,
+        dst: &'a CStr,
+        flags: c_ulong,
+        data: &'a CStr,
+    },
 }
 
 /// A landlock rule: a path in the final tree and the rights granted beneath it.
@@ -292,7 +336,11 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     // glibc knows of, and after a raw clone it still lists the runner's other threads, so
     // it would wait for them forever.
     if plan.clear_groups {
-        check(libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int, Stage::Setgroups, 0);
+        check(
+            libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int,
+            Stage::Setgroups,
+            0,
+        );
     }
     // Become the one mapped id. Capabilities in our user namespace stay: the old uid
     // (host root or the rootless user) is not this namespace's uid 0.
@@ -302,7 +350,13 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
 
     // No mount event may propagate back to the host's mount namespace.
     check(
-        libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()),
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ),
         Stage::MakePrivate,
         0,
     );
@@ -428,7 +482,13 @@ unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
         }
         MountOp::Symlink { target, dst } => ok(libc::symlink(target.as_ptr(), dst.as_ptr())),
         MountOp::Bind { src, dst, flags } => {
-            ok(libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()))?;
+            ok(libc::mount(
+                src.as_ptr(),
+                dst.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ))?;
             // A bind mount ignores flags; they take effect on a remount of the bind.
             ok(libc::mount(
                 std::ptr::null(),

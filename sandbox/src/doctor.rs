@@ -42,11 +42,7 @@ pub fn doctor() -> HostReport {
         2 => "available (this process already runs under a filter; ours stack on top)".to_string(),
         _ => "unavailable".to_string(),
     };
-    let trial = Command::new("/bin/true")
-        .cpu_time(Duration::from_secs(1))
-        .memory(64 << 20)
-        .pids(8)
-        .run();
+    let trial = Command::new("/bin/true").cpu_time(Duration::from_secs(1)).memory(64 << 20).pids(8).run();
     let (trial_run, enforced, ok) = match trial {
         Ok(r) if r.status == Status::Ok => (
             format!("ok: setup {} µs, wall {} µs", r.setup_time_us, r.wall_time_us),

@@ -172,7 +172,9 @@ pub(crate) fn enforced(cfg: &RunConfig, layout: &Layout, seccomp_on: bool, ll_ab
         put(
             "memory",
             match layout {
-                Layout::V1(h) if h.memsw => "cgroup v1 memory.limit_in_bytes, swap off (memory.memsw.limit_in_bytes)".into(),
+                Layout::V1(h) if h.memsw => {
+                    "cgroup v1 memory.limit_in_bytes, swap off (memory.memsw.limit_in_bytes)".into()
+                }
                 Layout::V1(_) => "cgroup v1 memory.limit_in_bytes, swappiness 0 (no swap accounting)".into(),
                 Layout::V2(_) => "cgroup v2 memory.max, memory.swap.max = 0".into(),
                 Layout::None(_) => "RLIMIT_AS only (virtual address space, not resident memory; no cgroup)".into(),
@@ -182,7 +184,11 @@ pub(crate) fn enforced(cfg: &RunConfig, layout: &Layout, seccomp_on: bool, ll_ab
     if l.pids.is_some() {
         put(
             "pids",
-            if have_cg { format!("cgroup {cg} pids.max and RLIMIT_NPROC") } else { "RLIMIT_NPROC only (no cgroup)".into() },
+            if have_cg {
+                format!("cgroup {cg} pids.max and RLIMIT_NPROC")
+            } else {
+                "RLIMIT_NPROC only (no cgroup)".into()
+            },
         );
     }
     if l.file_size_bytes.is_some() {

@@ -67,7 +67,8 @@ pub(crate) struct Prepared {
 }
 
 fn cstr(p: &Path) -> Result<CString, Error> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Config(format!("path {} contains a NUL byte", p.display())))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::Config(format!("path {} contains a NUL byte", p.display())))
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString, Error> {
@@ -206,9 +207,12 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
         let host = PathBuf::from("/dev").join(dev);
         b.bind(&host, &host, libc::MS_NOSUID | libc::MS_NOEXEC)?;
     }
-    for (link, target) in
-        [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
-    {
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         let dst = b.target(&Path::new("/dev").join(link))?;
         b.mounts.push(MountSpec::Symlink { target: cstring(target, "link")?, dst });
     }
@@ -233,7 +237,8 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
 
     b.fresh("tmpfs", Path::new("/dev/shm"), RW | libc::MS_NOEXEC, &tmpfs_data)?;
 
-    let mut landlock_paths = vec![(c"/".into(), false), (c"/box".into(), true), (c"/tmp".into(), true), (c"/dev".into(), true)];
+    let mut landlock_paths =
+        vec![(c"/".into(), false), (c"/box".into(), true), (c"/tmp".into(), true), (c"/dev".into(), true)];
     for bind in &cfg.binds {
         let dst = bind.dst.clone().unwrap_or_else(|| bind.src.clone());
         check_inside_path(&dst)?;
@@ -259,10 +264,8 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
             return Err(Error::Config(format!("environment variable name {k:?} is empty or contains '='")));
         }
     }
-    let envp = env
-        .iter()
-        .map(|(k, v)| cstring(&format!("{k}={v}"), "environment entry"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let envp =
+        env.iter().map(|(k, v)| cstring(&format!("{k}={v}"), "environment entry")).collect::<Result<Vec<_>, _>>()?;
     if cfg.program.is_empty() {
         return Err(Error::Config("no program given".into()));
     }

@@ -15,13 +15,8 @@ pub(crate) enum HostEntry {
 }
 
 const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/alternatives"];
-const ETC_FILES: &[&str] = &[
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/localtime",
-    "/etc/nsswitch.conf",
-];
+const ETC_FILES: &[&str] =
+    &["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf"];
 
 /// The default tree for this host, found once.
 pub(crate) fn host_entries() -> &'static [HostEntry] {

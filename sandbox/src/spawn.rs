@@ -67,10 +67,7 @@ impl Cancel {
 fn cap_last() -> c_int {
     static LAST: OnceLock<c_int> = OnceLock::new();
     *LAST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(63)
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(63)
     })
 }
 
@@ -100,15 +97,21 @@ fn dup_fd(fd: RawFd) -> Result<OwnedFd, Error> {
 fn open_streams(cfg: &RunConfig) -> Result<Streams, Error> {
     let null_r = || File::open("/dev/null").map(OwnedFd::from).map_err(|e| Error::Io(format!("/dev/null: {e}")));
     let null_w = || {
-        File::options().write(true).open("/dev/null").map(OwnedFd::from).map_err(|e| Error::Io(format!("/dev/null: {e}")))
+        File::options()
+            .write(true)
+            .open("/dev/null")
+            .map(OwnedFd::from)
+            .map_err(|e| Error::Io(format!("/dev/null: {e}")))
     };
     let stdin = match &cfg.stdin {
         Stdio::Null => null_r()?,
         Stdio::Inherit => dup_fd(0)?,
-        Stdio::File(p) => File::open(p)
-            .map(OwnedFd::from)
-            .map_err(|e| Error::Config(format!("stdin file {}: {e}", p.display())))?,
-        Stdio::Capture | Stdio::Stdout => return Err(Error::Config("stdin can only be null, inherit or a file".into())),
+        Stdio::File(p) => {
+            File::open(p).map(OwnedFd::from).map_err(|e| Error::Config(format!("stdin file {}: {e}", p.display())))?
+        }
+        Stdio::Capture | Stdio::Stdout => {
+            return Err(Error::Config("stdin can only be null, inherit or a file".into()))
+        }
     };
     let mut capture_out = None;
     let mut capture_err = None;
@@ -242,7 +245,8 @@ struct Chown {
 impl Chown {
     fn apply(dir: &Path, id: u32) -> Result<Chown, Error> {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(dir).map_err(|e| Error::Config(format!("box directory {}: {e}", dir.display())))?;
+        let meta =
+            std::fs::metadata(dir).map_err(|e| Error::Config(format!("box directory {}: {e}", dir.display())))?;
         std::os::unix::fs::chown(dir, Some(id), Some(id))
             .map_err(|e| Error::Io(format!("chown {} to {id}: {e}", dir.display())))?;
         Ok(Chown { dir: dir.to_path_buf(), uid: meta.uid(), gid: meta.gid() })
@@ -288,7 +292,10 @@ fn run_in(
     let filters: Vec<Filter> = compiled
         .iter()
         .map(|f| Filter {
-            fprog: libc::sock_fprog { len: f.program.len() as u16, filter: f.program.as_ptr() as *mut libc::sock_filter },
+            fprog: libc::sock_fprog {
+                len: f.program.len() as u16,
+                filter: f.program.as_ptr() as *mut libc::sock_filter,
+            },
             notify: f.notify,
         })
         .collect();
@@ -331,7 +338,14 @@ fn run_in(
     // address space and runs only `init_main`, which never returns and does not allocate.
     // CLONE_PIDFD writes the pidfd into `pidfd`.
     let pid = unsafe {
-        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, &mut pidfd as *mut c_int, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            &mut pidfd as *mut c_int,
+            0usize,
+            0usize,
+        )
     };
     if pid == 0 {
         // SAFETY: we are the child of the clone above; `plan` was fully prepared before it.
@@ -415,11 +429,8 @@ impl Drop for InitGuard<'_> {
 /// uid_map/gid_map: one id inside (SANDBOX_ID) mapped to the host id the program runs as:
 /// the dedicated unprivileged id in root mode, the user's own in rootless mode.
 fn write_id_maps(pid: i32, host_id: u32, root_mode: bool) -> Result<(), String> {
-    let (uid, gid) = if root_mode {
-        (host_id, host_id)
-    } else {
-        (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
-    };
+    let (uid, gid) =
+        if root_mode { (host_id, host_id) } else { (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()) };
     let proc = PathBuf::from(format!("/proc/{pid}"));
     if !root_mode {
         // An unprivileged writer may only map its gid after giving up setgroups.
@@ -461,11 +472,9 @@ fn describe_failure(m: &Msg, prepared: &Prepared, root: &CString) -> String {
     let errno = sys::errno_name(m.errno);
     let root = Path::new(std::ffi::OsStr::from_bytes(root.as_bytes()));
     let what = match Stage::from_u32(m.stage) {
-        Some(Stage::Mount) => prepared
-            .mounts
-            .get(m.index as usize)
-            .map(|s| s.describe(root))
-            .unwrap_or_else(|| "mount".into()),
+        Some(Stage::Mount) => {
+            prepared.mounts.get(m.index as usize).map(|s| s.describe(root)).unwrap_or_else(|| "mount".into())
+        }
         Some(Stage::Execve) => {
             let name = prepared.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
             if m.errno == libc::ENOENT {
@@ -573,7 +582,8 @@ fn watch(
             if let Some(l) = &listener {
                 match sys::seccomp_notif_recv(l) {
                     Some(nr) => {
-                        ending.blocked = Some(seccomp::syscall_name(nr as i64).map(str::to_string).unwrap_or(format!("#{nr}")));
+                        ending.blocked =
+                            Some(seccomp::syscall_name(nr as i64).map(str::to_string).unwrap_or(format!("#{nr}")));
                         kill_run(pidfd, cg, &mut ending, Kill::Syscall);
                     }
                     None => {
@@ -588,10 +598,8 @@ fn watch(
             kill_run(pidfd, cg, &mut ending, Kill::Cancelled);
         }
         for (slot, stream, buf) in [(6, &mut out, &mut ending.stdout), (7, &mut err, &mut ending.stderr)] {
-            if pfds[slot].revents != 0 {
-                if !read_capture(stream, buf) {
-                    *stream = None;
-                }
+            if pfds[slot].revents != 0 && !read_capture(stream, buf) {
+                *stream = None;
             }
         }
         if (ending.stdout.len() + ending.stderr.len()) as u64 > output_limit && ending.kill.is_none() {

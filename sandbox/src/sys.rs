@@ -74,7 +74,8 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> c_int {
 
 fn recv_with(sock: &OwnedFd, flags: c_int) -> Option<(Msg, Option<OwnedFd>)> {
     let mut msg = Msg::default();
-    let mut iov = libc::iovec { iov_base: &mut msg as *mut Msg as *mut libc::c_void, iov_len: std::mem::size_of::<Msg>() };
+    let mut iov =
+        libc::iovec { iov_base: &mut msg as *mut Msg as *mut libc::c_void, iov_len: std::mem::size_of::<Msg>() };
     let mut cbuf = [0u64; 8];
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -124,7 +125,9 @@ pub(crate) fn pidfd_wait(pidfd: &OwnedFd) {
         // SAFETY: siginfo_t is plain data; waitid writes into it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: P_PIDFD waits on the process of this fd; `info` is valid for writes.
-        let r = unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED | libc::__WALL) };
+        let r = unsafe {
+            libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED | libc::__WALL)
+        };
         if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             return;
         }

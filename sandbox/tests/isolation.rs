@@ -92,7 +92,8 @@ fn signal_dispositions_are_reset_even_though_the_runner_ignores_sigpipe() {
 
 #[test]
 fn only_the_standard_fds_are_open_and_the_environment_is_clean() {
-    let r = run_captured(Command::new("/bin/sh").args(["-c", "ls /proc/self/fd | tr '\\n' ' '; env | sort"]).env("A", "b"));
+    let r =
+        run_captured(Command::new("/bin/sh").args(["-c", "ls /proc/self/fd | tr '\\n' ' '; env | sort"]).env("A", "b"));
     // 0, 1, 2, and 3 is the directory ls itself opened.
     assert_eq!(stdout_text(&r), "0 1 2 3 A=b\nPATH=/usr/local/bin:/usr/bin:/bin\nPWD=/box\n");
 }

@@ -15,10 +15,38 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
     let cases: Vec<(Command, Status)> = vec![
         (c_probe(&["exit", "0"]), Status::Ok),
         (c_probe(&["segv"]), Status::Signaled),
-        ({ let mut c = c_probe(&["spin"]); c.cpu_time(Duration::from_millis(100)); c }, Status::TimeLimit),
-        ({ let mut c = c_probe(&["sleep"]); c.wall_time(Duration::from_millis(100)); c }, Status::WallTimeLimit),
-        ({ let mut c = c_probe(&["touch", "100"]); c.memory(32 << 20); c }, Status::MemoryLimit),
-        ({ let mut c = c_probe(&["forkbomb"]); c.pids(8).wall_time(Duration::from_millis(300)); c }, Status::WallTimeLimit),
+        (
+            {
+                let mut c = c_probe(&["spin"]);
+                c.cpu_time(Duration::from_millis(100));
+                c
+            },
+            Status::TimeLimit,
+        ),
+        (
+            {
+                let mut c = c_probe(&["sleep"]);
+                c.wall_time(Duration::from_millis(100));
+                c
+            },
+            Status::WallTimeLimit,
+        ),
+        (
+            {
+                let mut c = c_probe(&["touch", "100"]);
+                c.memory(32 << 20);
+                c
+            },
+            Status::MemoryLimit,
+        ),
+        (
+            {
+                let mut c = c_probe(&["forkbomb"]);
+                c.pids(8).wall_time(Duration::from_millis(300));
+                c
+            },
+            Status::WallTimeLimit,
+        ),
         (c_probe(&["ptrace"]), Status::SyscallBlocked),
         (c_probe(&["orphan"]), Status::Ok),
         (Command::new("/no/such/program"), Status::SetupError),

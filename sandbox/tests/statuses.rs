@@ -135,7 +135,8 @@ fn a_custom_seccomp_policy_file_is_applied() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.json");
     std::fs::write(&path, r#"{"rules":[{"syscalls":["getppid"],"action":"block","comment":"test"}]}"#).unwrap();
-    let r = run(Command::new("/usr/bin/python3").args(["-c", "import os; os.getppid()"]).seccomp(path.to_str().unwrap()));
+    let r =
+        run(Command::new("/usr/bin/python3").args(["-c", "import os; os.getppid()"]).seccomp(path.to_str().unwrap()));
     assert_eq!((r.status, r.blocked_syscall.as_deref()), (Status::SyscallBlocked, Some("getppid")), "{r:?}");
 }
 

@@ -210,7 +210,7 @@ pub(crate) fn remove_dir(path: &Path) -> io::Result<()> {
             Err(e) => return Err(io::Error::new(e.kind(), format!("rmdir {}: {e}", path.display()))),
         }
     }
-    Err(io::Error::new(io::ErrorKind::Other, format!("rmdir {}: still busy", path.display())))
+    Err(io::Error::other(format!("rmdir {}: still busy", path.display())))
 }
 
 /// Mount points of a filesystem type in mountinfo, with the super options (field after

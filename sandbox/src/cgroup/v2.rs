@@ -37,11 +37,7 @@ impl Hierarchy {
         let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
         let missing: Vec<&str> = NEEDED.iter().copied().filter(|c| !has_word(&available, c)).collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "cgroup v2: controllers {} not available in {}",
-                missing.join(", "),
-                dir.display()
-            ));
+            return Err(format!("cgroup v2: controllers {} not available in {}", missing.join(", "), dir.display()));
         }
         enable_controllers(&dir, parent.is_none()).map_err(|e| format!("cgroup v2: {e}"))?;
         Ok(Hierarchy { parent: dir })
@@ -67,10 +63,10 @@ fn enable_controllers(dir: &Path, own_group: bool) -> io::Result<()> {
     let procs = read_file(&dir.join("cgroup.procs"))?;
     if !procs.trim().is_empty() {
         if !own_group {
-            return Err(io::Error::new(
-                io::ErrorKind::Other,
-                format!("{} holds processes and has no controllers for its children", dir.display()),
-            ));
+            return Err(io::Error::other(format!(
+                "{} holds processes and has no controllers for its children",
+                dir.display()
+            )));
         }
         let leaf = dir.join("runner");
         match fs::create_dir(&leaf) {
@@ -119,7 +115,8 @@ impl Group {
 
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
         let stat = read_file(&self.dir.join("cpu.stat"))?;
-        keyed_value(&stat, "usage_usec").ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "cpu.stat: no usage_usec"))
+        keyed_value(&stat, "usage_usec")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "cpu.stat: no usage_usec"))
     }
 
     pub fn stats(&self) -> io::Result<CgroupStats> {

@@ -96,16 +96,15 @@ impl Policy {
             "none" => Ok(None),
             "default" => Policy::parse(DEFAULT_POLICY, "the built-in default policy").map(Some),
             path => {
-                let text = std::fs::read_to_string(Path::new(path))
-                    .map_err(|e| format!("seccomp policy {path}: {e}"))?;
+                let text =
+                    std::fs::read_to_string(Path::new(path)).map_err(|e| format!("seccomp policy {path}: {e}"))?;
                 Policy::parse(&text, path).map(Some)
             }
         }
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Policy, String> {
-        let policy: Policy =
-            serde_json::from_str(text).map_err(|e| format!("seccomp policy {origin}: {e}"))?;
+        let policy: Policy = serde_json::from_str(text).map_err(|e| format!("seccomp policy {origin}: {e}"))?;
         for rule in &policy.rules {
             for name in &rule.syscalls {
                 if syscall_number(name).is_none() {
@@ -146,7 +145,9 @@ impl Policy {
                 let slot = by_action.entry(rule.action).or_default().entry(nr).or_insert_with(|| Some(Vec::new()));
                 match (slot.as_mut(), conditions.is_empty()) {
                     (_, true) => *slot = None,
-                    (Some(rules), false) => rules.push(SeccompRule::new(conditions.clone()).map_err(|e| e.to_string())?),
+                    (Some(rules), false) => {
+                        rules.push(SeccompRule::new(conditions.clone()).map_err(|e| e.to_string())?)
+                    }
                     (None, false) => {}
                 }
             }
@@ -220,7 +221,10 @@ mod tests {
         assert!(filters.iter().any(|f| f.notify));
         let notify = filters.iter().find(|f| f.notify).unwrap();
         assert!(notify.program.iter().any(|i| i.k == SECCOMP_RET_USER_NOTIF));
-        assert!(!notify.program.iter().any(|i| i.code == (libc::BPF_RET | libc::BPF_K) as u16 && i.k == SECCOMP_RET_TRAP));
+        assert!(!notify
+            .program
+            .iter()
+            .any(|i| i.code == (libc::BPF_RET | libc::BPF_K) as u16 && i.k == SECCOMP_RET_TRAP));
     }
 
     #[test]

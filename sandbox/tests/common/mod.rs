@@ -97,7 +97,9 @@ pub fn processes_matching(uid: u32, word: &str) -> usize {
         .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
         .filter(|e| {
             std::fs::read_to_string(e.path().join("status"))
-                .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())))
+                .map(|s| {
+                    s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
+                })
                 .unwrap_or(false)
         })
         .filter(|e| {

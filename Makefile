@@ -1,0 +1,32 @@
+# Targets for building, testing and measuring the sandbox. `make help` lists them.
+CARGO ?= cargo
+
+.PHONY: help build release test lint fmt bench doctor clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## Build everything (debug)
+	$(CARGO) build --workspace
+
+release: ## Build the runner binary optimized: target/release/runner
+	$(CARGO) build --release -p runner-cli
+
+test: ## Run every test (unit, integration, CLI); kernel tests need root, as in CI
+	$(CARGO) test --workspace --no-fail-fast
+
+lint: ## clippy (warnings are errors) and rustfmt check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --all -- --check
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench: ## Per-run overhead against the bare program and bwrap (needs hyperfine, bubblewrap)
+	./bench/run.sh
+
+doctor: release ## What this host supports and what a run here enforces
+	./target/release/runner doctor
+
+clean: ## Remove build output
+	$(CARGO) clean

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Per-run overhead, side by side in one run: the bare program, `runner run` with every
+# namespace, cgroup limits, seccomp and landlock, and `bwrap --unshare-all`. Prints hyperfine's
+# medians and the ratios to the bare program. Not a test: the machine is shared and noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-300}
+command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)"; exit 1; }
+command -v bwrap >/dev/null || { echo "bench: needs bwrap (apt-get install bubblewrap)"; exit 1; }
+cargo build --release -q -p runner-cli
+RUNNER=$PWD/target/release/runner
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n' > "$work/hello.c"
+gcc -O2 -o "$work/hello" "$work/hello.c"
+chmod 755 "$work" "$work/hello"
+
+BWRAP="bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev --tmpfs /tmp"
+for prog in /bin/true hello; do
+  if [ "$prog" = hello ]; then bare="$work/hello"; inside="/box/hello"; bw_bind="--ro-bind $work /box"; dir="--dir $work";
+  else bare=/bin/true; inside=/bin/true; bw_bind=""; dir=""; fi
+  hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$work/$(basename $prog).json" \
+    -n bare "$bare" \
+    -n runner "$RUNNER run $dir --time 1 --mem 64M --pids 16 --stdout /dev/null -- $inside" \
+    -n bwrap "$BWRAP $bw_bind $inside" >/dev/null 2>&1
+  python3 - "$work/$(basename $prog).json" "$prog" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+bare = res["bare"]["median"]
+print(f"{sys.argv[2]}:")
+for name in ("bare", "runner", "bwrap"):
+    m = res[name]["median"]
+    print(f"  {name:<7} median {m*1000:6.2f} ms   {m/bare:5.1f}x bare")
+print(f"  runner/bwrap {res['runner']['median']/res['bwrap']['median']:.2f}")
+PY
+done
