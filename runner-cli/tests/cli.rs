@@ -224,12 +224,15 @@ fn walk(dir: &Path, depth: usize) -> Vec<String> {
 #[test]
 fn rootless_runs_are_isolated_and_say_what_was_enforced() {
     assert!(nix_is_root(), "this test starts the runner as nobody, so it must itself run as root (CI does)");
+    // A copy of the binary where nobody can reach it, wherever the checkout lives.
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let binary = dir.path().join("runner");
+    std::fs::copy(env!("CARGO_BIN_EXE_runner"), &binary).unwrap();
     let out_file = dir.path().join("out");
     let out = Command::new("runuser")
         .args(["-u", "nobody", "--"])
-        .arg(env!("CARGO_BIN_EXE_runner"))
+        .arg(&binary)
         .args(["run", "--json", "--time", "1", "--mem", "64M", "--pids", "16", "--stdout", out_file.to_str().unwrap(), "--"])
         .args(["/bin/sh", "-c", "id -u; ls /proc | grep -cE '^[0-9]+$'; test -e /root && echo root-visible; cat /etc/shadow 2>&1 | head -c0"])
         .output()
@@ -249,7 +252,7 @@ fn rootless_runs_are_isolated_and_say_what_was_enforced() {
     // A CPU loop is still stopped (by RLIMIT_CPU) and classified.
     let out = Command::new("runuser")
         .args(["-u", "nobody", "--"])
-        .arg(env!("CARGO_BIN_EXE_runner"))
+        .arg(&binary)
         .args(["run", "--json", "--time", "0.5", "--", "/bin/sh", "-c", "while :; do :; done"])
         .output()
         .unwrap();
