@@ -96,10 +96,12 @@ pub struct Limits {
     /// Memory of the whole run (cgroup), bytes. Swap is disabled for the run.
     pub memory_bytes: Option<u64>,
     /// Processes + threads of the program (the sandbox's init is not counted).
+    /// Default: 256, so that a forgotten limit never lets a fork bomb reach the host.
     pub pids: Option<u64>,
     /// Largest file the program may write (RLIMIT_FSIZE), bytes.
     pub file_size_bytes: Option<u64>,
     /// Bytes of captured stdout + stderr kept; beyond that the run is `output_limit`.
+    /// Default: 64 MiB, so capturing never grows the runner without bound.
     pub output_bytes: Option<u64>,
     /// Stack size (RLIMIT_STACK), bytes. Default: the memory limit, or 64 MiB.
     pub stack_bytes: Option<u64>,
@@ -109,7 +111,20 @@ pub struct Limits {
     pub tmpfs_bytes: Option<u64>,
 }
 
+/// Processes + threads when no limit is given.
+pub const DEFAULT_PIDS: u64 = 256;
+/// Captured output kept when no limit is given.
+pub const DEFAULT_OUTPUT_BYTES: u64 = 64 << 20;
+
 impl Limits {
+    pub fn effective_pids(&self) -> u64 {
+        self.pids.unwrap_or(DEFAULT_PIDS)
+    }
+
+    pub fn effective_output_bytes(&self) -> u64 {
+        self.output_bytes.unwrap_or(DEFAULT_OUTPUT_BYTES)
+    }
+
     pub fn effective_wall_us(&self) -> u64 {
         match (self.wall_time_us, self.cpu_time_us) {
             (Some(w), _) => w,

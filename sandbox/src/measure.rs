@@ -181,21 +181,20 @@ pub(crate) fn enforced(cfg: &RunConfig, layout: &Layout, seccomp_on: bool, ll_ab
             },
         );
     }
-    if l.pids.is_some() {
-        put(
-            "pids",
-            if have_cg {
-                format!("cgroup {cg} pids.max and RLIMIT_NPROC")
-            } else {
-                "RLIMIT_NPROC only (no cgroup)".into()
-            },
-        );
-    }
+    let default_note = if l.pids.is_none() { format!(" (default {})", l.effective_pids()) } else { String::new() };
+    put(
+        "pids",
+        if have_cg {
+            format!("cgroup {cg} pids.max and RLIMIT_NPROC{default_note}")
+        } else {
+            format!("RLIMIT_NPROC only (no cgroup){default_note}")
+        },
+    );
     if l.file_size_bytes.is_some() {
         put("file_size", "RLIMIT_FSIZE".into());
     }
-    if l.output_bytes.is_some() {
-        put("output", "byte count of captured stdout + stderr by the runner".into());
+    if matches!(cfg.stdout, crate::Stdio::Capture) || matches!(cfg.stderr, crate::Stdio::Capture) {
+        put("output", format!("runner counts captured stdout + stderr, {} bytes", l.effective_output_bytes()));
     }
     put("stack", "RLIMIT_STACK".into());
     put("open_files", "RLIMIT_NOFILE".into());

@@ -306,10 +306,8 @@ fn rlimits(cfg: &RunConfig) -> Vec<(c_int, libc::rlimit)> {
         (libc::RLIMIT_STACK as c_int, lim(l.stack_bytes.unwrap_or(l.memory_bytes.unwrap_or(64 << 20)))),
         (libc::RLIMIT_FSIZE as c_int, lim(l.file_size_bytes.unwrap_or(libc::RLIM_INFINITY))),
     ];
-    if let Some(n) = l.pids {
-        // Counted per user in this run's user namespace: the program's tasks plus init.
-        out.push((libc::RLIMIT_NPROC as c_int, lim(n + 1)));
-    }
+    // Counted per user in this run's user namespace: the program's tasks plus init.
+    out.push((libc::RLIMIT_NPROC as c_int, lim(l.effective_pids() + 1)));
     if let Some(us) = l.cpu_time_us {
         // A backstop only (whole seconds): the timer on cgroup usage kills far sooner.
         let secs = us.div_ceil(1_000_000) + 1;

@@ -197,7 +197,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
 
     let cg = match RunCgroup::create(
         layout,
-        CgroupLimits { memory_bytes: cfg.limits.memory_bytes, pids: cfg.limits.pids.map(|n| n + 1) },
+        CgroupLimits { memory_bytes: cfg.limits.memory_bytes, pids: Some(cfg.limits.effective_pids() + 1) },
     ) {
         Ok(cg) => cg,
         Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
@@ -520,7 +520,7 @@ fn watch(
     if let Some(limit) = cpu_limit {
         cpu_timer.arm_in_us((limit / cpus()).max(MIN_CPU_STEP_US)).map_err(|e| format!("timerfd: {e}"))?;
     }
-    let output_limit = cfg.limits.output_bytes.unwrap_or(u64::MAX);
+    let output_limit = cfg.limits.effective_output_bytes();
     let mut ending = Ending { t0, ..Default::default() };
     let mut init_dead = false;
     // The listener reports POLLHUP for good once no filtered process is left.
