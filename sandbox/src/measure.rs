@@ -196,6 +196,13 @@ pub(crate) fn enforced(cfg: &RunConfig, layout: &Layout, seccomp_on: bool, ll_ab
     if matches!(cfg.stdout, crate::Stdio::Capture) || matches!(cfg.stderr, crate::Stdio::Capture) {
         put("output", format!("runner counts captured stdout + stderr, {} bytes", l.effective_output_bytes()));
     }
+    put(
+        "kill",
+        match layout {
+            Layout::V2(_) => "cgroup.kill, and SIGKILL to the pid namespace's init".into(),
+            _ => "SIGKILL to the pid namespace's init, which takes every process in it".into(),
+        },
+    );
     put("stack", "RLIMIT_STACK".into());
     put("open_files", "RLIMIT_NOFILE".into());
     put("namespaces", "user, pid, mount, network, ipc, uts, cgroup".into());

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs the sandbox's kernel-dependent integration tests inside a QEMU guest booted with a
+# pure cgroup v2 hierarchy (default) or with the controllers on cgroup v1 (--v1), so both
+# backends are exercised against a real kernel on a host whose own layout is hybrid.
+#
+# The guest is the Debian kernel from /boot with a busybox initramfs; it mounts the host's
+# whole filesystem read-only over virtio-9p, switch_roots into it, mounts fresh proc, sysfs,
+# devtmpfs, tmpfs and cgroups, runs the test binaries built here, and prints a result line
+# that this script turns into its exit status. A guest that hangs, panics or never prints
+# the line fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+layout=v2
+[ "${1:-}" = "--v1" ] && layout=v1
+timeout_s=${VM_TIMEOUT:-540}
+
+for tool in qemu-system-x86_64 busybox; do
+  command -v "$tool" >/dev/null || { echo "vm: $tool missing (apt-get install qemu-system-x86 busybox-static linux-image-amd64)"; exit 2; }
+done
+kver=$(ls /lib/modules | grep -E -- '-amd64$' | sort -V | tail -n 1 || true)
+kernel=/boot/vmlinuz-$kver
+[ -n "$kver" ] && [ -r "$kernel" ] || { echo "vm: no Debian kernel in /boot (apt-get install linux-image-amd64)"; exit 2; }
+
+# The test binaries, built on the host. Accuracy bounds stay on the host: TCG is 10-50x slower.
+tests=(statuses isolation lifecycle layout)
+work=$(mktemp -d /tmp/sandbox-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+cargo test -p sandbox --no-run --message-format=json "${tests[@]/#/--test=}" 2>/dev/null \
+  | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and "test" in m["target"]["kind"]:
+        print(m["executable"])' > "$work/tests.txt"
+[ -s "$work/tests.txt" ] || { echo "vm: no test binaries were built"; exit 2; }
+
+# initramfs: busybox, the virtio/9p modules of this kernel, and an init that mounts the host.
+root=$work/initramfs
+mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" "$root/newroot"
+cp "$(command -v busybox)" "$root/bin/busybox"
+modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+for m in $modules; do
+  f=$(find "/lib/modules/$kver" -name "$m.ko*" | head -n 1)
+  if [ -z "$f" ]; then continue; fi   # built into this kernel
+  case "$f" in
+    *.ko.xz) xz -dc "$f" > "$root/modules/$m.ko" ;;
+    *.ko.zst) zstd -qdc "$f" > "$root/modules/$m.ko" ;;
+    *) cp "$f" "$root/modules/$m.ko" ;;
+  esac
+done
+cp tests/vm/guest-init.sh "$root/init"
+chmod 755 "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
+
+stage2=$PWD/tests/vm/guest-run.sh
+target_tmp=$PWD/target/tmp
+mkdir -p "$target_tmp"
+echo "vm: booting $kernel with cgroup $layout (TCG), tests: ${tests[*]}"
+set +e
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nographic -no-reboot -nic none \
+  -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -append "console=ttyS0 panic=-1 loglevel=3 sandbox.stage2=$stage2 sandbox.work=$work sandbox.layout=$layout sandbox.tmp=$target_tmp" \
+  -fsdev local,id=h,path=/,security_model=none,readonly=on,multidevs=remap \
+  -device virtio-9p-pci,fsdev=h,mount_tag=host < /dev/null | tee "$work/console.log"
+qemu_status=${PIPESTATUS[0]}
+set -e
+result=$(grep -a -o 'SANDBOX-VM-RESULT [0-9]*' "$work/console.log" | tail -n 1 | awk '{print $2}')
+if [ -z "$result" ]; then
+  echo "vm: the guest ended without a result line (qemu status $qemu_status; 124 is the ${timeout_s} s timeout)"
+  exit 1
+fi
+echo "vm: cgroup $layout guest tests exited $result"
+exit "$result"
