@@ -578,21 +578,15 @@ fn watch(
                 }
             }
         }
-        if pfds[4].revents != 0 {
-            if let Some(l) = &listener {
-                match sys::seccomp_notif_recv(l) {
-                    Some(nr) => {
-                        ending.blocked =
-                            Some(seccomp::syscall_name(nr as i64).map(str::to_string).unwrap_or(format!("#{nr}")));
-                        kill_run(pidfd, cg, &mut ending, Kill::Syscall);
-                    }
-                    None => {
-                        if pfds[4].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                            listener_live = false;
-                        }
-                    }
-                }
+        // POLLIN means a notification is waiting; only then is RECV sure not to block (it
+        // ignores O_NONBLOCK on older kernels). POLLHUP alone: no filtered process is left.
+        if pfds[4].revents & libc::POLLIN != 0 {
+            if let Some(nr) = listener.as_ref().and_then(sys::seccomp_notif_recv) {
+                ending.blocked = Some(seccomp::syscall_name(nr as i64).map(str::to_string).unwrap_or(format!("#{nr}")));
+                kill_run(pidfd, cg, &mut ending, Kill::Syscall);
             }
+        } else if pfds[4].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            listener_live = false;
         }
         if pfds[5].revents != 0 {
             kill_run(pidfd, cg, &mut ending, Kill::Cancelled);

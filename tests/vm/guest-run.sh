@@ -26,9 +26,13 @@ echo "guest: kernel $(uname -r), cgroup layout $layout:"
 cat /proc/self/mountinfo | grep cgroup
 export HOME=/tmp TMPDIR=/tmp PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin SANDBOX_EXPECT_CGROUP=$layout
 status=0
+[ -s "$work/tests.txt" ] || { echo "guest: no test list at $work/tests.txt"; status=1; }
 while read -r t; do
   echo "guest: running $t"
-  "$t" --test-threads=2 || status=1
+  case "$t" in
+    *" "*) sh -c "$t" || status=1 ;;
+    *) "$t" --test-threads=2 || status=1 ;;
+  esac
 done < "$work/tests.txt"
 echo "SANDBOX-VM-RESULT $status"
 sync

@@ -23,9 +23,10 @@ kernel=/boot/vmlinuz-$kver
 
 # The test binaries, built on the host. Accuracy bounds stay on the host: TCG is 10-50x slower.
 tests=(statuses isolation lifecycle layout)
-work=$(mktemp -d /tmp/sandbox-vm.XXXXXX)
+# Not under /tmp: the guest mounts its own tmpfs there.
+work=$PWD/target/vm-$$
+rm -rf "$work"; mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
 cargo test -p sandbox --no-run --message-format=json "${tests[@]/#/--test=}" 2>/dev/null \
   | python3 -c '
 import json, sys
@@ -34,6 +35,8 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and "test" in m["target"]["kind"]:
         print(m["executable"])' > "$work/tests.txt"
 [ -s "$work/tests.txt" ] || { echo "vm: no test binaries were built"; exit 2; }
+# VM_COMMAND replaces the test list with one shell command (for debugging in the guest).
+[ -n "${VM_COMMAND:-}" ] && printf '%s\n' "$VM_COMMAND" > "$work/tests.txt"
 
 # initramfs: busybox, the virtio/9p modules of this kernel, and an init that mounts the host.
 root=$work/initramfs
