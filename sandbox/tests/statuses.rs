@@ -43,9 +43,9 @@ fn a_cpu_loop_is_time_limit() {
 #[test]
 fn a_sleeper_is_wall_time_limit() {
     for (lang, mut c) in both(&["sleep"]) {
-        let r = run(c.cpu_time(Duration::from_secs(1)).wall_time(Duration::from_millis(300)));
+        let r = run(c.cpu_time(Duration::from_secs(5)).wall_time(Duration::from_millis(1000)));
         assert_eq!(r.status, Status::WallTimeLimit, "{lang}: {r:?}");
-        assert!(r.cpu_time_us < 200_000, "{lang}: {r:?}");
+        assert!(r.cpu_time_us < r.wall_time_us, "{lang}: asleep, not burning CPU: {r:?}");
     }
 }
 
@@ -63,7 +63,7 @@ fn allocation_beyond_the_limit_is_memory_limit_alone_in_threads_and_in_a_child()
 
 #[test]
 fn a_parent_left_waiting_after_its_child_was_oom_killed_is_memory_limit() {
-    let r = run(c_probe(&["touch-fork-wait", "200"]).memory(64 << 20).wall_time(Duration::from_millis(500)));
+    let r = run(c_probe(&["touch-fork-wait", "200"]).memory(64 << 20).wall_time(Duration::from_secs(3)));
     assert_eq!(r.status, Status::MemoryLimit, "{r:?}");
 }
 
