@@ -1,7 +1,7 @@
 # Targets for building, testing and measuring the sandbox. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help build release test lint fmt bench doctor clean
+.PHONY: help build release test test-cgroup2 test-cgroup1 lint fmt bench doctor clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -14,6 +14,12 @@ release: ## Build the runner binary optimized: target/release/runner
 
 test: ## Run every test (unit, integration, CLI); kernel tests need root, as in CI
 	$(CARGO) test --workspace --no-fail-fast
+
+test-cgroup2: ## The sandbox's kernel tests inside a QEMU guest with pure cgroup v2 (needs root, qemu)
+	./tests/vm/run.sh
+
+test-cgroup1: ## The same guest with the controllers on cgroup v1
+	./tests/vm/run.sh --v1
 
 lint: ## clippy (warnings are errors) and rustfmt check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
