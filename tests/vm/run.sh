@@ -17,6 +17,8 @@ timeout_s=${VM_TIMEOUT:-540}
 for tool in qemu-system-x86_64 busybox; do
   command -v "$tool" >/dev/null || { echo "vm: $tool missing (apt-get install qemu-system-x86 busybox-static linux-image-amd64)"; exit 2; }
 done
+ldd "$(command -v busybox)" 2>&1 | grep -q "not a dynamic" \
+  || { echo "vm: busybox must be statically linked (apt-get install busybox-static)"; exit 2; }
 kver=$(ls /lib/modules | grep -E -- '-amd64$' | sort -V | tail -n 1 || true)
 kernel=/boot/vmlinuz-$kver
 [ -n "$kver" ] && [ -r "$kernel" ] || { echo "vm: no Debian kernel in /boot (apt-get install linux-image-amd64)"; exit 2; }
