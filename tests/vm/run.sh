@@ -17,8 +17,10 @@ timeout_s=${VM_TIMEOUT:-540}
 for tool in qemu-system-x86_64 busybox; do
   command -v "$tool" >/dev/null || { echo "vm: $tool missing (apt-get install qemu-system-x86 busybox-static linux-image-amd64)"; exit 2; }
 done
-ldd "$(command -v busybox)" 2>&1 | grep -q "not a dynamic" \
-  || { echo "vm: busybox must be statically linked (apt-get install busybox-static)"; exit 2; }
+bb_ldd=$(ldd "$(command -v busybox)" 2>&1 || true)
+case "$bb_ldd" in *"not a dynamic"*|*"statically linked"*) ;; *)
+  echo "vm: busybox must be statically linked (apt-get install busybox-static)"; exit 2 ;;
+esac
 kver=$(ls /lib/modules | grep -E -- '-amd64$' | sort -V | tail -n 1 || true)
 kernel=/boot/vmlinuz-$kver
 [ -n "$kver" ] && [ -r "$kernel" ] || { echo "vm: no Debian kernel in /boot (apt-get install linux-image-amd64)"; exit 2; }
