@@ -9,8 +9,15 @@ layout=$(arg layout)
 target_tmp=$(arg tmp)
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
+repo=$(arg repo)
 mount -t tmpfs run /run
+# A fresh /tmp hides the host's; a checkout living under /tmp is put back in place.
+mkdir -p /run/repo
+mount --bind "$repo" /run/repo
+mount -t tmpfs tmp /tmp
+case "$repo" in
+  /tmp/*) mkdir -p "$repo" && mount --bind /run/repo "$repo" ;;
+esac
 # The tests write their probe binaries under target/tmp.
 mount -t tmpfs target-tmp "$target_tmp"
 if [ "$layout" = v2 ]; then

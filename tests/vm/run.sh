@@ -67,7 +67,7 @@ echo "vm: booting $kernel with cgroup $layout (TCG), tests: ${tests[*]}"
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nographic -no-reboot -nic none \
   -kernel "$kernel" -initrd "$work/initrd.gz" \
-  -append "console=ttyS0 panic=-1 loglevel=3 sandbox.stage2=$stage2 sandbox.work=$work sandbox.layout=$layout sandbox.tmp=$target_tmp" \
+  -append "console=ttyS0 panic=-1 loglevel=3 sandbox.stage2=$stage2 sandbox.work=$work sandbox.layout=$layout sandbox.tmp=$target_tmp sandbox.repo=$PWD" \
   -fsdev local,id=h,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=h,mount_tag=host < /dev/null | tee "$work/console.log"
 qemu_status=${PIPESTATUS[0]}
