@@ -10,11 +10,27 @@ use crate::landlock;
 use libc::{c_char, c_int, c_ulong, c_void};
 use std::ffi::CStr;
 
-/// One step of the setup, reported with its errno when it fails.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stage {
-    WaitParent = 1,
+/// Declares `Stage` and its decoding from the number sent over the wire, from one list.
+macro_rules! stages {
+    ($first:ident, $($name:ident),* $(,)?) => {
+        /// One step of the setup, reported with its errno when it fails.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Stage {
+            $first = 1,
+            $($name),*
+        }
+
+        impl Stage {
+            pub fn from_u32(v: u32) -> Option<Stage> {
+                [Stage::$first, $(Stage::$name),*].into_iter().find(|s| *s as u32 == v)
+            }
+        }
+    };
+}
+
+stages!(
+    WaitParent,
     Renumber,
     OpenSource,
     Setgroups,
@@ -40,42 +56,7 @@ pub(crate) enum Stage {
     CloseFds,
     Seccomp,
     Execve,
-}
-
-impl Stage {
-    pub fn from_u32(v: u32) -> Option<Stage> {
-        use Stage::*;
-        const ALL: [Stage; 26] = [
-            WaitParent,
-            Renumber,
-            OpenSource,
-            Setgroups,
-            Setresgid,
-            Setresuid,
-            MakePrivate,
-            Mount,
-            Hostname,
-            PivotRoot,
-            DetachOldRoot,
-            RemountRoot,
-            Chdir,
-            UnshareCgroup,
-            Cgroup,
-            CloneProgram,
-            Setsid,
-            Stdio,
-            Rlimit,
-            DropBounding,
-            Capset,
-            NoNewPrivs,
-            Landlock,
-            CloseFds,
-            Seccomp,
-            Execve,
-        ];
-        ALL.iter().copied().find(|s| *s as u32 == v)
-    }
-}
+);
 
 /// Messages from init to the parent over a SOCK_SEQPACKET socket: one message per send.
 pub(crate) const MSG_SETUP_DONE: u32 = 1;
