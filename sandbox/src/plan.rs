@@ -55,6 +55,8 @@ impl MountSpec {
 
 /// What `plan` built: owned storage the ChildPlan borrows from.
 pub(crate) struct Prepared {
+    /// Mount point of the new root on the host side of the mount namespace.
+    pub root: CString,
     pub mounts: Vec<MountSpec>,
     /// Bind sources, in the order init opens them (onto fds 3 + N_FIXED_FDS, ...).
     pub bind_sources: Vec<CString>,
@@ -284,6 +286,7 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
         .collect::<Result<Vec<_>, _>>()?;
 
     Ok(Prepared {
+        root: cstr(root)?,
         mounts: b.mounts,
         bind_sources: b.bind_sources,
         exec_paths,

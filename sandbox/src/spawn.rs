@@ -303,14 +303,13 @@ fn run_in(
     let argv = null_terminated(&prepared.argv);
     let envp = null_terminated(&prepared.envp);
     let mut stack = vec![0u8; STACK_SIZE];
-    let root_c: CString = CString::new(prepared_root(prepared)).map_err(|_| "root path".to_string())?;
     let plan = ChildPlan {
         fds: &fds,
         bind_sources: &bind_sources,
         self_attach: &self_attach,
         clear_groups: root_mode,
         inside_id: SANDBOX_ID,
-        new_root: &root_c,
+        new_root: &prepared.root,
         mounts: &mounts,
         hostname: b"sandbox",
         workdir: &prepared.workdir,
@@ -363,7 +362,7 @@ fn run_in(
     drop(streams.child);
 
     let mut guard = InitGuard { pidfd: &pidfd, reaped: false };
-    let describe = |m: &Msg| describe_failure(m, prepared, &root_c);
+    let describe = |m: &Msg| describe_failure(m, prepared);
 
     write_id_maps(pid, cfg.host_id, root_mode)?;
     sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
@@ -388,15 +387,6 @@ fn run_in(
     let ending = watch(cfg, &to_parent, &pidfd, cg, listener, cancel, streams.capture_out, streams.capture_err, t0)?;
     guard.reap();
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
-}
-
-fn prepared_root(p: &Prepared) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    // The first mount step is the skeleton tmpfs on the new root.
-    match &p.mounts[0] {
-        plan::MountSpec::Fresh { dst, .. } => dst.as_bytes().to_vec(),
-        _ => std::path::Path::new("/").as_os_str().as_bytes().to_vec(),
-    }
 }
 
 fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
@@ -468,9 +458,9 @@ fn recv_setup(sock: &OwnedFd, pidfd: &OwnedFd, deadline: i64) -> Result<(Msg, Op
     }
 }
 
-fn describe_failure(m: &Msg, prepared: &Prepared, root: &CString) -> String {
+fn describe_failure(m: &Msg, prepared: &Prepared) -> String {
     let errno = sys::errno_name(m.errno);
-    let root = Path::new(std::ffi::OsStr::from_bytes(root.as_bytes()));
+    let root = Path::new(std::ffi::OsStr::from_bytes(prepared.root.as_bytes()));
     let what = match Stage::from_u32(m.stage) {
         Some(Stage::Mount) => {
             prepared.mounts.get(m.index as usize).map(|s| s.describe(root)).unwrap_or_else(|| "mount".into())
