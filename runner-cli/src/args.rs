@@ -22,6 +22,9 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Remove what runners killed mid-run left behind (their cgroups). `run` does this too
+    /// at each start.
+    Cleanup,
 }
 
 #[derive(clap::Args)]
@@ -50,9 +53,23 @@ pub struct RunArgs {
     /// Standard error (default: inherited).
     #[arg(long, value_name = "FILE")]
     pub stderr: Option<PathBuf>,
-    /// Host directory mounted read-write at /box, the working directory.
+    /// Host directory the program sees read-write at /box, its working directory (copied
+    /// in before the run and back after it, as root).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Bytes the box and rw binds may hold in all (default 512M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
+    pub disk: Option<u64>,
+    /// Files the box and rw binds may hold in all (default 10000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub disk_files: Option<u64>,
+    /// Bytes of stdout + stderr the runner takes (default 64M); past it: output_limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
+    pub output: Option<u64>,
+    /// Leave the --dir and rw bind directories exactly as they were (do not copy the
+    /// program's changes back).
+    #[arg(long)]
+    pub no_write_back: bool,
     /// Extra bind mount, read-only unless :rw (repeatable).
     #[arg(long, value_name = "SRC[:DST][:rw]", value_parser = parse_bind)]
     pub bind: Vec<Bind>,
@@ -69,12 +86,13 @@ pub struct RunArgs {
     /// Write the JSON report to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Host uid/gid the program runs as when the runner is root (never 0).
-    #[arg(long, value_name = "ID", default_value_t = sandbox::DEFAULT_HOST_ID, value_parser = clap::value_parser!(u32).range(1..))]
-    pub host_id: u32,
+    /// Host uid/gid the program runs as when the runner is root (never 0). Default: the
+    /// first free id of 60000-61023, one per concurrent run.
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub host_id: Option<u32>,
     /// The program and its arguments.
     #[arg(required = true, last = true, value_name = "PROGRAM [ARG]...")]
-    pub command: Vec<String>,
+    pub command: Vec<std::ffi::OsString>,
 }
 
 impl RunArgs {
@@ -83,6 +101,18 @@ impl RunArgs {
         let program = it.next().context("missing program after --")?;
         if program.is_empty() {
             bail!("the program name is empty");
+        }
+        if let Some(us) = self.time.filter(|us| *us < 1000) {
+            bail!("--time {} s is below the minimum of 0.001 s", us as f64 / 1e6);
+        }
+        if let Some(us) = self.wall.filter(|us| *us < 1000) {
+            bail!("--wall {} s is below the minimum of 0.001 s", us as f64 / 1e6);
+        }
+        if let Some(b) = self.mem.filter(|b| *b < sandbox::config::MIN_MEMORY_BYTES) {
+            bail!(
+                "--mem {b} bytes is below the minimum of {}M the sandbox needs",
+                sandbox::config::MIN_MEMORY_BYTES >> 20
+            );
         }
         if let Some(dir) = &self.dir {
             if !dir.is_dir() {
@@ -96,7 +126,7 @@ impl RunArgs {
         }
         let mut c = RunConfig::new(program);
         c.args = it.collect();
-        c.env = self.env;
+        c.env = self.env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         c.box_dir = self.dir.map(|d| d.canonicalize().unwrap_or(d));
         c.binds = self.bind;
         c.limits.cpu_time_us = self.time;
@@ -111,8 +141,15 @@ impl RunArgs {
             (None, false) => Stdio::Inherit,
         };
         c.stderr = self.stderr.map_or(Stdio::Inherit, Stdio::File);
-        c.seccomp = self.seccomp;
-        c.host_id = self.host_id;
+        c.seccomp = sandbox::SeccompChoice::Named(self.seccomp);
+        if let Some(id) = self.host_id {
+            c.host_id = id;
+            c.host_id_count = 1;
+        }
+        c.limits.disk_bytes = self.disk;
+        c.limits.disk_files = self.disk_files;
+        c.limits.output_bytes = self.output;
+        c.write_back = !self.no_write_back;
         Ok(c)
     }
 }
@@ -122,6 +159,9 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("'{s}' is not a positive number of seconds"));
+    }
+    if v < 0.001 {
+        return Err(format!("'{s}' s is below the minimum of 0.001 s"));
     }
     if v > 1e6 {
         return Err(format!("'{s}' seconds is too long"));

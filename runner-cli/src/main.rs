@@ -42,6 +42,14 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Cmd::Run(run) => run_one(*run),
         args::Cmd::Doctor { json } => Ok(doctor(json)),
+        args::Cmd::Cleanup => {
+            let c = sandbox::cleanup();
+            for p in c.cgroups.iter().chain(&c.root_dirs) {
+                println!("removed {}", p.display());
+            }
+            println!("cleanup: {} cgroups, {} directories removed", c.cgroups.len(), c.root_dirs.len());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -49,12 +57,30 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     let json = a.json;
     let report_path = a.report.clone();
     let config = a.into_config()?;
+    // What killed runners left behind goes first (their cgroups); never anything of a
+    // live runner.
+    sandbox::cleanup();
+    // The report file is opened now, before the program exists, and never where the
+    // program can write: written after the run through this fd, not by path.
+    let mut report_file = match &report_path {
+        Some(path) => {
+            sandbox::check_output_path(&config, path).map_err(|e| anyhow::anyhow!("--report: {e}"))?;
+            Some(open_report(path).with_context(|| format!("--report {}", path.display()))?)
+        }
+        None => None,
+    };
     let cancel = sandbox::Cancel::new().context("creating the cancel eventfd")?;
     interrupt::install(&cancel);
     let report = sandbox::Command::from_config(config).run_cancellable(&cancel)?;
     let text = report.to_json();
-    if let Some(path) = report_path {
-        std::fs::write(&path, format!("{text}\n")).with_context(|| format!("--report {}", path.display()))?;
+    if let (Some(f), Some(path)) = (report_file.as_mut(), &report_path) {
+        use std::io::Write;
+        f.write_all(format!("{text}\n").as_bytes()).with_context(|| format!("--report {}", path.display()))?;
+    }
+    if !json {
+        if let Some(weak) = report.enforced.get("memory").filter(|m| m.starts_with("WEAK")) {
+            eprintln!("runner: warning: memory is not really limited here: {weak}; see `runner doctor`");
+        }
     }
     if json {
         println!("{text}");
@@ -65,6 +91,18 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(128 + sig as u8));
     }
     Ok(ExitCode::from(exit_status(&report)))
+}
+
+/// Creates the report file (never through a symlink) before the run.
+fn open_report(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
 }
 
 /// The program's own status when it exited by itself, 128+N when signal N ended it, 125 when
@@ -112,6 +150,9 @@ fn doctor(json: bool) -> ExitCode {
             if h.landlock_abi > 0 { format!("ABI {}", h.landlock_abi) } else { "unavailable".into() }
         );
         println!("trial run        {}", h.trial_run);
+        for a in &h.advice {
+            println!("advice           {a}");
+        }
         if !h.enforced.is_empty() {
             println!("a run here enforces:");
             for (k, v) in &h.enforced {

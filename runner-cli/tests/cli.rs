@@ -130,6 +130,10 @@ fn bad_arguments_get_one_line_errors_and_exit_125() {
         (&["run", "--env", "NOEQUALS", "--", "/bin/true"], "KEY=VALUE"),
         (&["run", "--seccomp", "/no/such/policy.json", "--", "/bin/true"], "/no/such/policy.json"),
         (&["run", "--host-id", "0", "--", "/bin/true"], "--host-id"),
+        (&["run", "--time", "1e-7", "--", "/bin/true"], "minimum"),
+        (&["run", "--mem", "4K", "--", "/bin/true"], "minimum"),
+        (&["run", "--dir", "/", "--", "/bin/true"], "system directory"),
+        (&["run", "--dir", "/etc", "--", "/bin/true"], "system directory"),
         (&["frobnicate"], "frobnicate"),
     ];
     for (args, needle) in cases {
@@ -277,4 +281,153 @@ fn doctor_reports_the_host_and_a_working_trial_run() {
     for word in ["cgroup", "user namespaces", "seccomp", "landlock", "mode"] {
         assert!(text.contains(word), "{text}");
     }
+}
+
+/// The report file is opened before the run and never where the program can write.
+#[test]
+fn the_report_is_never_written_through_the_box_or_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let inside = dir.path().join("report.json");
+    let out =
+        run(&["run", "--dir", dir.path().to_str().unwrap(), "--report", inside.to_str().unwrap(), "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("under"));
+    assert!(!inside.exists());
+    // A report path that is a symlink is refused, and its target untouched.
+    let other = tempfile::tempdir().unwrap();
+    let target = other.path().join("target");
+    std::fs::write(&target, "keep\n").unwrap();
+    let link = other.path().join("report.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = run(&["run", "--report", link.to_str().unwrap(), "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+}
+
+#[test]
+fn a_program_on_the_host_but_not_lent_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("a.out");
+    std::fs::copy("/bin/true", &prog).unwrap();
+    let out = run(&["run", "--json", "--", prog.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125));
+    let message = json(&out)["message"].as_str().unwrap().to_string();
+    assert!(message.contains("exists on the host") && message.contains("--dir"), "{message}");
+}
+
+/// SIGKILL to the runner mid-run: every process of the run dies with it, at once, and the
+/// next start removes the cgroups it left.
+#[test]
+fn a_killed_runner_takes_its_run_along_and_the_next_start_sweeps_what_it_left() {
+    for rootless in [false, true] {
+        let marker = format!("sleeper-kill9-{rootless}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let binary = dir.path().join("runner");
+        std::fs::copy(env!("CARGO_BIN_EXE_runner"), &binary).unwrap();
+        let script = format!("cp /bin/sleep /tmp/{marker} && exec /tmp/{marker} 60");
+        let mut cmd = if rootless {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--"]).arg(&binary);
+            c
+        } else {
+            Command::new(&binary)
+        };
+        let mut child = cmd.args(["run", "--wall", "60", "--", "/bin/sh", "-c", &script]).spawn().unwrap();
+        let start = std::time::Instant::now();
+        while count_processes(&marker) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "the sleeper never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // runuser forks the runner: kill the runner itself, not runuser.
+        let runner_pid = if rootless { find_runner_under(child.id()) } else { child.id() as i32 };
+        // SAFETY: kill with a pid of our own descendant and a signal number.
+        unsafe { libc::kill(runner_pid, libc::SIGKILL) };
+        let killed = std::time::Instant::now();
+        while count_processes(&marker) > 0 {
+            assert!(
+                killed.elapsed() < Duration::from_millis(1000),
+                "the run outlived its runner (rootless: {rootless})"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let gone_after = killed.elapsed();
+        let _ = child.wait();
+        assert!(gone_after < Duration::from_millis(100), "the run died {gone_after:?} after its runner");
+        let out = run(&["cleanup"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(count_cgroups(&format!("sandbox-{runner_pid}-")), 0, "cgroups of the killed runner were swept");
+    }
+}
+
+/// The pid of the `runner` process among `parent`'s children.
+fn find_runner_under(parent: u32) -> i32 {
+    let start = std::time::Instant::now();
+    let own = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap_or_default();
+    if own.trim() == "runner" {
+        return parent as i32;
+    }
+    loop {
+        for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            let Some((name, rest)) = stat.split_once(") ") else { continue };
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) && name.ends_with("(runner") {
+                return e.file_name().to_string_lossy().parse().unwrap();
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no runner under {parent}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Rootless without a cgroup, CPU burnt by a background process still counts, and the
+/// limit is kept to the millisecond rather than whole seconds.
+#[test]
+fn rootless_cpu_of_every_process_is_counted_and_limited() {
+    assert!(nix_is_root(), "this test starts the runner as nobody");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let binary = dir.path().join("runner");
+    std::fs::copy(env!("CARGO_BIN_EXE_runner"), &binary).unwrap();
+    let rootless =
+        |args: &[&str]| Command::new("runuser").args(["-u", "nobody", "--"]).arg(&binary).args(args).output().unwrap();
+    // An orphan burns CPU while the program sleeps, then the program exits.
+    let out = rootless(&["run", "--json", "--", "/bin/sh", "-c", "(while :; do :; done) & sleep 1"]);
+    let r = json(&out);
+    assert!(r["cpu_time_us"].as_u64().unwrap() > 500_000, "the orphan's CPU was not counted: {r}");
+    // A 0.3 s limit on a loop is enforced near 0.3 s, not at RLIMIT_CPU's whole seconds.
+    let out = rootless(&["run", "--json", "--time", "0.3", "--", "/bin/sh", "-c", "while :; do :; done"]);
+    let r = json(&out);
+    assert_eq!(r["status"], "time_limit", "{r}");
+    let cpu = r["cpu_time_us"].as_u64().unwrap();
+    assert!((300_000..700_000).contains(&cpu), "killed at {cpu} µs of CPU: {r}");
+}
+
+/// On a terminal, the program gets pipes, never the terminal itself: it cannot change the
+/// operator's terminal settings.
+#[test]
+fn a_terminal_is_relayed_not_handed_to_the_program() {
+    let script = format!(
+        "import os, pty, sys\n\
+         pid, fd = pty.fork()\n\
+         if pid == 0:\n\
+         \x20   os.execv({bin:?}, [{bin:?}, 'run', '--', '/usr/bin/python3', '-c', \
+         'import os; print(\"tty\" if os.isatty(0) or os.isatty(1) else \"pipes\")'])\n\
+         out = b''\n\
+         while True:\n\
+         \x20   try:\n\
+         \x20       chunk = os.read(fd, 1024)\n\
+         \x20   except OSError:\n\
+         \x20       break\n\
+         \x20   if not chunk:\n\
+         \x20       break\n\
+         \x20   out += chunk\n\
+         os.waitpid(pid, 0)\n\
+         sys.stdout.write(out.decode())\n",
+        bin = env!("CARGO_BIN_EXE_runner")
+    );
+    let out = Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pipes"), "{text} {}", String::from_utf8_lossy(&out.stderr));
 }

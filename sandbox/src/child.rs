@@ -127,6 +127,11 @@ pub(crate) enum MountOp<'a> {
         flags: c_ulong,
         data: &'a CStr,
     },
+    /// Moves a detached mount (an fd in init's table) onto `dst`.
+    Move {
+        fd: c_int,
+        dst: &'a CStr,
+    },
 }
 
 /// A landlock rule: a path in the final tree and the rights granted beneath it.
@@ -171,6 +176,10 @@ pub(crate) struct ChildPlan<'a> {
     pub envp: &'a [*const c_char],
     pub stack: *mut u8,
     pub stack_size: usize,
+    /// The runner's argv and environ strings in this address space ([start, end) each):
+    /// init overwrites its copy so /proc/1/cmdline and /proc/1/environ inside show nothing
+    /// of the runner (a server's flags or secrets).
+    pub wipe: [(usize, usize); 2],
 }
 
 /// Where the program child leaves its failure for init (shared memory through CLONE_VM).
@@ -264,230 +273,303 @@ fn wait_parent(expected: u8) {
 /// # Safety
 /// Must only be called in the child right after clone, with `plan` prepared by the parent.
 pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
-    // Modes of files and dirs we create are exactly those asked for, whatever the runner's umask.
-    libc::umask(0);
-    // Die with the runner: if it is killed, PID 1 dies and the kernel kills the whole pid
-    // namespace, so nothing outlives the runner.
-    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
+    // SAFETY (whole function): we are the only thread of a fresh child; every call is a raw
+    // syscall wrapper on data the parent prepared (`plan`) or on this stack, and nothing
+    // allocates or takes a lock.
+    unsafe { init_steps(plan) }
+}
 
-    // Bring the fds we need to fixed numbers from 3 and close every other inherited fd (the
-    // runner's sockets, files, other runs' pipes). Two phases so no source is overwritten:
-    // first copies above the final range, then onto it.
-    let n = plan.fds.len();
-    if n > MAX_FDS {
-        fail_early();
-    }
-    let mut tmp = [0 as c_int; MAX_FDS];
-    for (i, fd) in plan.fds.iter().enumerate() {
-        tmp[i] = libc::fcntl(*fd, libc::F_DUPFD, 3 + n as c_int);
-        if tmp[i] < 0 {
+unsafe fn init_steps(plan: &ChildPlan) -> ! {
+    // SAFETY: see `init_main`.
+    unsafe {
+        // The parent cloned us with every signal blocked, so no handler of the embedder can run
+        // here before this point. Reset every disposition to the default first thing (raw
+        // rt_sigaction: glibc's wrapper refuses its internal signals); the mask stays full in
+        // init, which needs no signal but SIGKILL.
+        let dfl = [0u64; 4];
+        for sig in 1..=64 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), std::ptr::null::<u64>(), 8usize);
+            }
+        }
+        // Die with the runner: if it is killed, PID 1 dies and the kernel kills the whole pid
+        // namespace, so nothing outlives the runner. (Set again after the id change below,
+        // which clears it.)
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
+        // Modes of files and dirs we create are exactly those asked for, whatever the runner's umask.
+        libc::umask(0);
+        // Our copy of the runner's memory holds its argv and environment, which /proc/1/cmdline
+        // and /proc/1/environ would show the program: overwrite them in this copy.
+        for (i, (start, end)) in plan.wipe.iter().enumerate() {
+            let mut p = *start;
+            let name: &[u8] = if i == 0 { b"sandbox-init" } else { b"" };
+            while p < *end {
+                let k = p - start;
+                let b = if k < name.len() { name[k] } else { 0 };
+                std::ptr::write_volatile(p as *mut u8, b);
+                p += 1;
+            }
+        }
+
+        // Bring the fds we need to fixed numbers from 3 and close every other inherited fd (the
+        // runner's sockets, files, other runs' pipes). Two phases so no source is overwritten:
+        // first copies above the final range, then onto it.
+        let n = plan.fds.len();
+        if n > MAX_FDS {
             fail_early();
         }
-    }
-    for (i, fd) in tmp[..n].iter().enumerate() {
-        if libc::dup2(*fd, 3 + i as c_int) < 0 {
-            fail_early();
+        let mut tmp = [0 as c_int; MAX_FDS];
+        for (i, fd) in plan.fds.iter().enumerate() {
+            tmp[i] = libc::fcntl(*fd, libc::F_DUPFD, 3 + n as c_int);
+            if tmp[i] < 0 {
+                fail_early();
+            }
         }
-    }
-    libc::syscall(libc::SYS_close_range, 3 + n as u32, u32::MAX, 0u32);
-
-    // The parent writes our uid/gid maps; until then our ids are unmapped here.
-    wait_parent(GO_MAPS_WRITTEN);
-
-    // Open the bind sources while we still have the runner's host uid: paths such as a box
-    // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
-    // the parent) matters: a bind from a mount of another mount namespace is refused.
-    for (i, src) in plan.bind_sources.iter().enumerate() {
-        let fd = libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
-        if fd != 3 + (N_FIXED_FDS + i) as c_int {
-            fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
+        for (i, fd) in tmp[..n].iter().enumerate() {
+            if libc::dup2(*fd, 3 + i as c_int) < 0 {
+                fail_early();
+            }
         }
-    }
+        libc::syscall(libc::SYS_close_range, 3 + n as u32, u32::MAX, 0u32);
 
-    // Open the cgroup files now, as the runner's host uid (they are root's); the write
-    // comes after the setup so that none of the setup is charged to the run.
-    let mut cg_fds = [-1 as c_int; 4];
-    for (i, path) in plan.self_attach.iter().enumerate().take(cg_fds.len()) {
-        cg_fds[i] = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        check(cg_fds[i], Stage::Cgroup, i as u32);
-    }
+        // The parent writes our uid/gid maps; until then our ids are unmapped here.
+        wait_parent(GO_MAPS_WRITTEN);
 
-    // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
-    // Raw syscalls, not glibc's set*id wrappers: those broadcast the change to every thread
-    // glibc knows of, and after a raw clone it still lists the runner's other threads, so
-    // it would wait for them forever.
-    if plan.clear_groups {
+        // Open the bind sources while we still have the runner's host uid: paths such as a box
+        // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
+        // the parent) matters: a bind from a mount of another mount namespace is refused.
+        for (i, src) in plan.bind_sources.iter().enumerate() {
+            let fd = libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+            if fd != 3 + (n + i) as c_int {
+                fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
+            }
+        }
+
+        // Open the cgroup files now, as the runner's host uid (they are root's); the write
+        // comes after the setup so that none of the setup is charged to the run.
+        let mut cg_fds = [-1 as c_int; 4];
+        for (i, path) in plan.self_attach.iter().enumerate().take(cg_fds.len()) {
+            cg_fds[i] = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            check(cg_fds[i], Stage::Cgroup, i as u32);
+        }
+
+        // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
+        // Raw syscalls, not glibc's set*id wrappers: those broadcast the change to every thread
+        // glibc knows of, and after a raw clone it still lists the runner's other threads, so
+        // it would wait for them forever.
+        if plan.clear_groups {
+            check(
+                libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int,
+                Stage::Setgroups,
+                0,
+            );
+        }
+        // Become the one mapped id. Capabilities in our user namespace stay: the old uid
+        // (host root or the rootless user) is not this namespace's uid 0.
+        let id = plan.inside_id;
+        check(libc::syscall(libc::SYS_setresgid, id, id, id) as c_int, Stage::Setresgid, 0);
+        check(libc::syscall(libc::SYS_setresuid, id, id, id) as c_int, Stage::Setresuid, 0);
+        // The id change cleared the parent-death signal: set it again, then make sure the
+        // runner did not die in between (its end of our pipe is then closed: POLLHUP). From
+        // here on its death kills us. Not dumpable: the program, same uid as us, may not read
+        // our memory (a copy of the runner's) through /proc/1/mem.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let mut pfd = libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 };
+        if libc::poll(&mut pfd, 1, 0) > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            libc::_exit(125);
+        }
+
+        // No mount event may propagate back to the host's mount namespace.
         check(
-            libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int,
-            Stage::Setgroups,
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ),
+            Stage::MakePrivate,
             0,
         );
-    }
-    // Become the one mapped id. Capabilities in our user namespace stay: the old uid
-    // (host root or the rootless user) is not this namespace's uid 0.
-    let id = plan.inside_id;
-    check(libc::syscall(libc::SYS_setresgid, id, id, id) as c_int, Stage::Setresgid, 0);
-    check(libc::syscall(libc::SYS_setresuid, id, id, id) as c_int, Stage::Setresuid, 0);
-
-    // No mount event may propagate back to the host's mount namespace.
-    check(
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ),
-        Stage::MakePrivate,
-        0,
-    );
-    for (i, op) in plan.mounts.iter().enumerate() {
-        if let Err(e) = apply_mount(op) {
-            fail(Stage::Mount, i as u32, e);
-        }
-    }
-    check(libc::sethostname(plan.hostname.as_ptr() as *const c_char, plan.hostname.len()), Stage::Hostname, 0);
-
-    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
-    // only the new tree reachable, with no directory of the old root to find.
-    check(libc::chdir(plan.new_root.as_ptr()), Stage::Chdir, 0);
-    check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as c_int, Stage::PivotRoot, 0);
-    check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), Stage::DetachOldRoot, 0);
-    check(libc::chdir(c"/".as_ptr()), Stage::Chdir, 1);
-    // The skeleton tmpfs itself becomes read-only: the program can only write to /box, /tmp.
-    check(
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-            std::ptr::null(),
-        ),
-        Stage::RemountRoot,
-        0,
-    );
-    check(libc::chdir(plan.workdir.as_ptr()), Stage::Chdir, 2);
-
-    // Setup is done: now into the run's cgroup, so none of the setup above is charged to
-    // the program. Either we move ourselves, or the parent moves us and says go.
-    if plan.self_attach.is_empty() {
-        send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
-        wait_parent(GO_START);
-    } else {
-        for (i, fd) in cg_fds.iter().enumerate().take(plan.self_attach.len()) {
-            if libc::write(*fd, b"0".as_ptr() as *const c_void, 1) != 1 {
-                fail(Stage::Cgroup, i as u32, errno());
+        for (i, op) in plan.mounts.iter().enumerate() {
+            if let Err(e) = apply_mount(op) {
+                fail(Stage::Mount, i as u32, e);
             }
-            libc::close(*fd);
         }
-    }
+        check(libc::sethostname(plan.hostname.as_ptr() as *const c_char, plan.hostname.len()), Stage::Hostname, 0);
 
-    // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
-    check(libc::unshare(libc::CLONE_NEWCGROUP), Stage::UnshareCgroup, 0);
+        // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+        // only the new tree reachable, with no directory of the old root to find.
+        check(libc::chdir(plan.new_root.as_ptr()), Stage::Chdir, 0);
+        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as c_int, Stage::PivotRoot, 0);
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), Stage::DetachOldRoot, 0);
+        check(libc::chdir(c"/".as_ptr()), Stage::Chdir, 1);
+        // The skeleton tmpfs itself becomes read-only: the program can only write to /box, /tmp.
+        check(
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                std::ptr::null(),
+            ),
+            Stage::RemountRoot,
+            0,
+        );
+        check(libc::chdir(plan.workdir.as_ptr()), Stage::Chdir, 2);
 
-    // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
-    // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
-    // program creates lands in our fd table too, so we can hand it to the parent.
-    let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
-    let arg = ProgramArg { plan, err: &mut perr };
-    let stack_top = (plan.stack as usize + plan.stack_size) & !15;
-    let pid = libc::clone(
-        program_main,
-        stack_top as *mut c_void,
-        libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
-        &arg as *const ProgramArg as *mut c_void,
-    );
-    let t0 = now_ns();
-    if pid < 0 {
-        fail(Stage::CloneProgram, 0, errno());
-    }
-    // Volatile: the child wrote these through another stack while we were suspended.
-    let stage = std::ptr::read_volatile(&perr.stage);
-    if stage != 0 {
-        let index = std::ptr::read_volatile(&perr.index);
-        let e = std::ptr::read_volatile(&perr.errno);
-        let mut status = 0;
-        libc::waitpid(pid, &mut status, 0);
-        send(&Msg { kind: MSG_ERROR, stage, index, errno: e, v: [0; 5] }, -1);
-        libc::_exit(126);
-    }
-    let listener = std::ptr::read_volatile(&perr.listener);
-    send(&Msg { kind: MSG_STARTED, v: [t0, (listener >= 0) as i64, 0, 0, 0], ..Default::default() }, listener);
-    // We keep no stream of the program open: its output pipes must see EOF when it dies.
-    for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR] {
-        libc::close(fd);
-    }
-    if listener >= 0 {
-        libc::close(listener);
-    }
-
-    // Reap everything (orphans are re-parented to us) until the program itself exits; then
-    // report and exit, which makes the kernel kill whatever is left in the namespace.
-    loop {
-        let mut status = 0;
-        let mut ru: libc::rusage = std::mem::zeroed();
-        let r = libc::wait4(-1, &mut status, libc::__WALL, &mut ru);
-        if r == pid {
-            let t1 = now_ns();
-            let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
-            let v = [status as i64, us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss, t1];
-            send(&Msg { kind: MSG_EXITED, v, ..Default::default() }, -1);
-            libc::_exit(0);
+        // Setup is done: now into the run's cgroup, so none of the setup above is charged to
+        // the program. Either we move ourselves, or the parent moves us and says go.
+        if plan.self_attach.is_empty() {
+            send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
+            wait_parent(GO_START);
+        } else {
+            for (i, fd) in cg_fds.iter().enumerate().take(plan.self_attach.len()) {
+                if libc::write(*fd, b"0".as_ptr() as *const c_void, 1) != 1 {
+                    fail(Stage::Cgroup, i as u32, errno());
+                }
+                libc::close(*fd);
+            }
         }
-        if r < 0 && errno() != libc::EINTR {
-            libc::_exit(124);
+
+        // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
+        check(libc::unshare(libc::CLONE_NEWCGROUP), Stage::UnshareCgroup, 0);
+
+        // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
+        // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
+        // program creates lands in our fd table too, so we can hand it to the parent.
+        let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
+        let arg = ProgramArg { plan, err: &mut perr };
+        let stack_top = (plan.stack as usize + plan.stack_size) & !15;
+        let pid = libc::clone(
+            program_main,
+            stack_top as *mut c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+            &arg as *const ProgramArg as *mut c_void,
+        );
+        let t0 = now_ns();
+        if pid < 0 {
+            fail(Stage::CloneProgram, 0, errno());
         }
+        // Volatile: the child wrote these through another stack while we were suspended.
+        let stage = std::ptr::read_volatile(&perr.stage);
+        if stage != 0 {
+            let index = std::ptr::read_volatile(&perr.index);
+            let e = std::ptr::read_volatile(&perr.errno);
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            send(&Msg { kind: MSG_ERROR, stage, index, errno: e, v: [0; 5] }, -1);
+            libc::_exit(126);
+        }
+        let listener = std::ptr::read_volatile(&perr.listener);
+        send(&Msg { kind: MSG_STARTED, v: [t0, (listener >= 0) as i64, 0, 0, 0], ..Default::default() }, listener);
+        // We keep no stream of the program open: its output pipes must see EOF when it dies.
+        for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR] {
+            libc::close(fd);
+        }
+        if listener >= 0 {
+            libc::close(listener);
+        }
+
+        // Reap everything (orphans are re-parented to us) until the program itself exits. Then
+        // kill what is left of the run (kill(-1) from pid 1 reaches every other process of the
+        // namespace), reap it all, and report: RUSAGE_CHILDREN then holds the CPU of every
+        // process of the run, which is the only complete figure when no cgroup counts it.
+        let mut program_status = 0;
+        let mut program_ru: libc::rusage = std::mem::zeroed();
+        let mut t1 = 0;
+        loop {
+            let mut status = 0;
+            let mut ru: libc::rusage = std::mem::zeroed();
+            let r = libc::wait4(-1, &mut status, libc::__WALL, &mut ru);
+            if r == pid {
+                t1 = now_ns();
+                program_status = status;
+                program_ru = ru;
+                libc::kill(-1, libc::SIGKILL);
+            }
+            if r < 0 {
+                let e = errno();
+                if e == libc::EINTR {
+                    continue;
+                }
+                if e == libc::ECHILD && t1 != 0 {
+                    break;
+                }
+                libc::_exit(124);
+            }
+        }
+        let mut all: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut all);
+        let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
+        let v = [program_status as i64, us(all.ru_utime), us(all.ru_stime), program_ru.ru_maxrss, t1];
+        send(&Msg { kind: MSG_EXITED, v, ..Default::default() }, -1);
+        libc::_exit(0);
     }
 }
 
+/// # Safety
+/// Only in the child, on paths and fds the parent prepared.
 unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
     let ok = |r: c_int| if r < 0 { Err(errno()) } else { Ok(()) };
-    match op {
-        MountOp::Dir { dst, mode } => {
-            let r = libc::mkdir(dst.as_ptr(), *mode);
-            if r < 0 && errno() != libc::EEXIST {
-                return Err(errno());
+    // SAFETY: each arm is one syscall on NUL-terminated paths from the plan.
+    unsafe {
+        match op {
+            MountOp::Dir { dst, mode } => {
+                let r = libc::mkdir(dst.as_ptr(), *mode);
+                if r < 0 && errno() != libc::EEXIST {
+                    return Err(errno());
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        MountOp::File { dst, content } => {
-            let fd = libc::open(dst.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC, 0o644);
-            ok(fd)?;
-            if !content.is_empty() && libc::write(fd, content.as_ptr() as *const c_void, content.len()) < 0 {
-                let e = errno();
+            MountOp::File { dst, content } => {
+                let fd = libc::open(dst.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC, 0o644);
+                ok(fd)?;
+                if !content.is_empty() && libc::write(fd, content.as_ptr() as *const c_void, content.len()) < 0 {
+                    let e = errno();
+                    libc::close(fd);
+                    return Err(e);
+                }
                 libc::close(fd);
-                return Err(e);
+                Ok(())
             }
-            libc::close(fd);
-            Ok(())
-        }
-        MountOp::Symlink { target, dst } => ok(libc::symlink(target.as_ptr(), dst.as_ptr())),
-        MountOp::Bind { src, dst, flags } => {
-            ok(libc::mount(
-                src.as_ptr(),
+            MountOp::Symlink { target, dst } => ok(libc::symlink(target.as_ptr(), dst.as_ptr())),
+            MountOp::Bind { src, dst, flags } => {
+                ok(libc::mount(
+                    src.as_ptr(),
+                    dst.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))?;
+                // A bind mount ignores flags; they take effect on a remount of the bind.
+                ok(libc::mount(
+                    std::ptr::null(),
+                    dst.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REMOUNT | libc::MS_BIND | flags,
+                    std::ptr::null(),
+                ))
+            }
+            MountOp::ReadOnly { dst, flags } => ok(libc::mount(
+                std::ptr::null(),
                 dst.as_ptr(),
                 std::ptr::null(),
-                libc::MS_BIND | libc::MS_REC,
+                libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
                 std::ptr::null(),
-            ))?;
-            // A bind mount ignores flags; they take effect on a remount of the bind.
-            ok(libc::mount(
-                std::ptr::null(),
+            )),
+            MountOp::Fresh { fstype, dst, flags, data } => {
+                ok(libc::mount(fstype.as_ptr(), dst.as_ptr(), fstype.as_ptr(), *flags, data.as_ptr() as *const c_void))
+            }
+            MountOp::Move { fd, dst } => ok(libc::syscall(
+                libc::SYS_move_mount,
+                *fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
                 dst.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REMOUNT | libc::MS_BIND | flags,
-                std::ptr::null(),
-            ))
-        }
-        MountOp::ReadOnly { dst, flags } => ok(libc::mount(
-            std::ptr::null(),
-            dst.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
-            std::ptr::null(),
-        )),
-        MountOp::Fresh { fstype, dst, flags, data } => {
-            ok(libc::mount(fstype.as_ptr(), dst.as_ptr(), fstype.as_ptr(), *flags, data.as_ptr() as *const c_void))
+                crate::sys::MOVE_MOUNT_F_EMPTY_PATH,
+            ) as c_int),
         }
     }
 }
@@ -534,6 +616,8 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         let empty = 0u64;
         libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty, std::ptr::null::<u64>(), 8usize);
 
+        // Init works with umask 0; the program gets the usual 022.
+        libc::umask(0o022);
         for (i, fd) in [FD_STDIN, FD_STDOUT, FD_STDERR].iter().enumerate() {
             if libc::dup2(*fd, i as c_int) < 0 {
                 return fail(Stage::Stdio, i as u32, errno());
@@ -615,26 +699,32 @@ struct CapData {
     inheritable: u32,
 }
 
+/// # Safety
+/// Only in the program's pre-exec child, with rules whose paths are NUL-terminated.
 unsafe fn apply_landlock(ll: &landlock::Plan, rules: &[LandlockRule]) -> Result<(), (u32, i32)> {
-    let ruleset = libc::syscall(libc::SYS_landlock_create_ruleset, &ll.attr, ll.attr_size, 0u32) as c_int;
-    if ruleset < 0 {
-        return Err((0, errno()));
-    }
-    for (i, rule) in rules.iter().enumerate() {
-        let fd = libc::open(rule.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
-        if fd < 0 {
-            return Err((i as u32 + 1, errno()));
+    // SAFETY: raw landlock syscalls on the plan's attr and this stack's structs.
+    unsafe {
+        let ruleset = libc::syscall(libc::SYS_landlock_create_ruleset, &ll.attr, ll.attr_size, 0u32) as c_int;
+        if ruleset < 0 {
+            return Err((0, errno()));
         }
-        let attr = landlock::PathBeneathAttr { allowed_access: rule.access, parent_fd: fd };
-        let r = libc::syscall(libc::SYS_landlock_add_rule, ruleset, landlock::LANDLOCK_RULE_PATH_BENEATH, &attr, 0u32);
-        libc::close(fd);
-        if r < 0 {
-            return Err((i as u32 + 1, errno()));
+        for (i, rule) in rules.iter().enumerate() {
+            let fd = libc::open(rule.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err((i as u32 + 1, errno()));
+            }
+            let attr = landlock::PathBeneathAttr { allowed_access: rule.access, parent_fd: fd };
+            let r =
+                libc::syscall(libc::SYS_landlock_add_rule, ruleset, landlock::LANDLOCK_RULE_PATH_BENEATH, &attr, 0u32);
+            libc::close(fd);
+            if r < 0 {
+                return Err((i as u32 + 1, errno()));
+            }
         }
+        if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) < 0 {
+            return Err((rules.len() as u32 + 1, errno()));
+        }
+        libc::close(ruleset);
+        Ok(())
     }
-    if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) < 0 {
-        return Err((rules.len() as u32 + 1, errno()));
-    }
-    libc::close(ruleset);
-    Ok(())
 }

@@ -1,7 +1,9 @@
 //! The configuration of one run as plain serde data. No syscalls here: the CLI, the judge and
 //! the server build, store and send this, and `spawn` turns it into a prepared child plan.
 
+use crate::seccomp::Policy;
 use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Everything that describes one sandboxed run.
@@ -9,67 +11,186 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     /// The program: an absolute path inside the sandbox, or a bare name looked up in `PATH`.
-    pub program: String,
+    #[serde(with = "os_string")]
+    pub program: OsString,
     /// Arguments after the program name (argv[1..]).
-    #[serde(default)]
-    pub args: Vec<String>,
+    #[serde(default, with = "os_strings")]
+    pub args: Vec<OsString>,
     /// Environment of the program. It starts empty; `PATH` is added when absent.
-    #[serde(default)]
-    pub env: Vec<(String, String)>,
-    /// Host directory mounted read-write at `/box`; `None` gives an empty tmpfs there.
+    #[serde(default, with = "os_pairs")]
+    pub env: Vec<(OsString, OsString)>,
+    /// Host directory the program sees read-write at `/box`; `None` gives an empty one.
+    /// As root, its content is copied into a size-limited tmpfs before the run and the
+    /// tmpfs is mirrored back after it (see `write_back`); the program never touches the
+    /// host directory itself. Rootless, the directory (the user's own) is bound directly.
     #[serde(default)]
     pub box_dir: Option<PathBuf>,
+    /// Copy what the program left in the box (and rw binds) back to the host after the
+    /// run. `false` leaves the host directories exactly as they were (a test run whose
+    /// output is captured needs nothing back). Default true.
+    #[serde(default = "yes")]
+    pub write_back: bool,
     /// Extra bind mounts.
     #[serde(default)]
     pub binds: Vec<Bind>,
+    /// Resource limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The program's stdin (default /dev/null).
     #[serde(default)]
     pub stdin: Stdio,
+    /// The program's stdout (default: the runner's, relayed).
     #[serde(default = "Stdio::inherit")]
     pub stdout: Stdio,
+    /// The program's stderr (default: the runner's, relayed).
     #[serde(default = "Stdio::inherit")]
     pub stderr: Stdio,
-    /// Seccomp policy: `default`, `none`, or a path to a JSON policy file.
-    #[serde(default = "default_policy")]
-    pub seccomp: String,
-    /// Host uid and gid the program runs as when the runner is root. Never 0.
+    /// Seccomp policy: `"default"`, `"none"`, a path to a JSON policy file, or a policy
+    /// object given in place.
+    #[serde(default)]
+    pub seccomp: SeccompChoice,
+    /// First host uid/gid of the range the program's id is taken from when the runner is
+    /// root: each concurrent run gets its own id, so runs cannot reach each other through
+    /// the host. Never 0.
     #[serde(default = "default_host_id")]
     pub host_id: u32,
+    /// How many ids the range holds (default 1024). 1 means exactly `host_id`; runs that
+    /// find every id of the range busy wait for the first one.
+    #[serde(default = "default_host_id_count")]
+    pub host_id_count: u32,
     /// Where run cgroups are created; default: under the runner's own cgroup.
     #[serde(default)]
     pub cgroup_parent: Option<PathBuf>,
-}
-
-fn default_policy() -> String {
-    "default".into()
 }
 
 fn default_host_id() -> u32 {
     DEFAULT_HOST_ID
 }
 
-/// The unprivileged host id used for the sandboxed program when the runner runs as root.
+fn default_host_id_count() -> u32 {
+    DEFAULT_HOST_ID_COUNT
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which seccomp policy a run gets.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum SeccompChoice {
+    /// `"default"` (the built-in policy), `"none"` (no filter), or a path to a JSON file.
+    Named(String),
+    /// A policy given in memory.
+    Inline(Policy),
+}
+
+impl Default for SeccompChoice {
+    fn default() -> Self {
+        SeccompChoice::Named("default".into())
+    }
+}
+
+impl SeccompChoice {
+    /// A short name for reports: `default`, `none`, the file's path, or `inline`.
+    pub fn describe(&self) -> &str {
+        match self {
+            SeccompChoice::Named(n) => n,
+            SeccompChoice::Inline(_) => "inline",
+        }
+    }
+}
+
+/// The first unprivileged host id used for sandboxed programs when the runner runs as root.
 pub const DEFAULT_HOST_ID: u32 = 60000;
+/// How many host ids concurrent runs share by default (60000..61023).
+pub const DEFAULT_HOST_ID_COUNT: u32 = 1024;
 /// The uid and gid the program sees inside the sandbox.
 pub const SANDBOX_ID: u32 = 1000;
 
 impl RunConfig {
-    pub fn new(program: impl Into<String>) -> Self {
+    /// A run of `program` with the safe defaults.
+    pub fn new(program: impl Into<OsString>) -> Self {
         RunConfig {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
             box_dir: None,
+            write_back: true,
             binds: Vec::new(),
             limits: Limits::default(),
             stdin: Stdio::Null,
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
-            seccomp: default_policy(),
+            seccomp: SeccompChoice::default(),
             host_id: DEFAULT_HOST_ID,
+            host_id_count: DEFAULT_HOST_ID_COUNT,
             cgroup_parent: None,
         }
+    }
+}
+
+/// Serde for `OsString`: a JSON string when it is UTF-8, else an array of its bytes.
+mod os_string {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Repr {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub(super) fn to_repr(s: &OsString) -> Repr {
+        match s.to_str() {
+            Some(t) => Repr::Text(t.to_string()),
+            None => Repr::Bytes(s.as_bytes().to_vec()),
+        }
+    }
+
+    pub(super) fn from_repr(r: Repr) -> OsString {
+        match r {
+            Repr::Text(t) => t.into(),
+            Repr::Bytes(b) => OsString::from_vec(b),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(s: &OsString, ser: S) -> Result<S::Ok, S::Error> {
+        to_repr(s).serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<OsString, D::Error> {
+        Repr::deserialize(de).map(from_repr)
+    }
+}
+
+mod os_strings {
+    use super::os_string::{from_repr, to_repr, Repr};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::ffi::OsString;
+
+    pub fn serialize<S: Serializer>(v: &[OsString], ser: S) -> Result<S::Ok, S::Error> {
+        v.iter().map(to_repr).collect::<Vec<_>>().serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<OsString>, D::Error> {
+        Ok(Vec::<Repr>::deserialize(de)?.into_iter().map(from_repr).collect())
+    }
+}
+
+mod os_pairs {
+    use super::os_string::{from_repr, to_repr, Repr};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::ffi::OsString;
+
+    pub fn serialize<S: Serializer>(v: &[(OsString, OsString)], ser: S) -> Result<S::Ok, S::Error> {
+        v.iter().map(|(k, v)| (to_repr(k), to_repr(v))).collect::<Vec<_>>().serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<(OsString, OsString)>, D::Error> {
+        Ok(Vec::<(Repr, Repr)>::deserialize(de)?.into_iter().map(|(k, v)| (from_repr(k), from_repr(v))).collect())
     }
 }
 
@@ -77,10 +198,13 @@ impl RunConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Bind {
+    /// Host file or directory.
     pub src: PathBuf,
     /// Absolute path inside the sandbox; defaults to `src`.
     #[serde(default)]
     pub dst: Option<PathBuf>,
+    /// Read-write (lent like the box: copied in and mirrored back as root). Default
+    /// read-only.
     #[serde(default)]
     pub writable: bool,
 }
@@ -94,6 +218,7 @@ pub struct Limits {
     /// Wall-clock time from execve, in microseconds. Default: 3 × CPU + 1 s, or 10 s.
     pub wall_time_us: Option<u64>,
     /// Memory of the whole run (cgroup), bytes. Swap is disabled for the run.
+    /// Default 512 MiB, so that a forgotten limit never lets a run take the host's memory.
     pub memory_bytes: Option<u64>,
     /// Processes + threads of the program (the sandbox's init is not counted).
     /// Default: 256, so that a forgotten limit never lets a fork bomb reach the host.
@@ -107,24 +232,60 @@ pub struct Limits {
     pub stack_bytes: Option<u64>,
     /// Open files (RLIMIT_NOFILE). Default 256.
     pub open_files: Option<u64>,
-    /// Size of the tmpfs on /tmp (and on /box when no box dir is given). Default 64 MiB.
+    /// Size of the tmpfs on /tmp and /dev/shm. Default 64 MiB.
     pub tmpfs_bytes: Option<u64>,
+    /// Bytes the box and rw binds may hold in all (their size-limited tmpfs). Default 512 MiB.
+    #[serde(default)]
+    pub disk_bytes: Option<u64>,
+    /// Files and directories the box and rw binds may hold in all. Default 10 000.
+    #[serde(default)]
+    pub disk_files: Option<u64>,
 }
 
 /// Processes + threads when no limit is given.
 pub const DEFAULT_PIDS: u64 = 256;
 /// Captured output kept when no limit is given.
 pub const DEFAULT_OUTPUT_BYTES: u64 = 64 << 20;
+/// Memory of a run when no limit is given.
+pub const DEFAULT_MEMORY_BYTES: u64 = 512 << 20;
+/// Bytes the box may hold when no limit is given.
+pub const DEFAULT_DISK_BYTES: u64 = 512 << 20;
+/// Files the box may hold when no limit is given.
+pub const DEFAULT_DISK_FILES: u64 = 10_000;
+/// The smallest memory limit a run can start with: the sandbox's init, the dynamic loader
+/// and a small program need a few MiB of the run's cgroup.
+pub const MIN_MEMORY_BYTES: u64 = 8 << 20;
+/// The smallest CPU or wall limit: below a millisecond nothing meaningful runs, and the
+/// kernel's accounting is not that fine.
+pub const MIN_TIME_US: u64 = 1_000;
 
 impl Limits {
+    /// The pids limit applied.
     pub fn effective_pids(&self) -> u64 {
         self.pids.unwrap_or(DEFAULT_PIDS)
     }
 
+    /// The output limit applied.
     pub fn effective_output_bytes(&self) -> u64 {
         self.output_bytes.unwrap_or(DEFAULT_OUTPUT_BYTES)
     }
 
+    /// The memory limit applied.
+    pub fn effective_memory_bytes(&self) -> u64 {
+        self.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES)
+    }
+
+    /// The box's byte budget applied.
+    pub fn effective_disk_bytes(&self) -> u64 {
+        self.disk_bytes.unwrap_or(DEFAULT_DISK_BYTES)
+    }
+
+    /// The box's file budget applied.
+    pub fn effective_disk_files(&self) -> u64 {
+        self.disk_files.unwrap_or(DEFAULT_DISK_FILES)
+    }
+
+    /// The wall-clock limit applied.
     pub fn effective_wall_us(&self) -> u64 {
         match (self.wall_time_us, self.cpu_time_us) {
             (Some(w), _) => w,

@@ -6,23 +6,34 @@ use crate::{Command, Status};
 use serde::Serialize;
 use std::time::Duration;
 
+/// What `runner doctor` prints.
 #[derive(Debug, Serialize)]
 pub struct HostReport {
+    /// `Linux <release>`.
     pub kernel: String,
     /// `root` (program runs as a dedicated unprivileged host id) or `rootless`.
     pub mode: String,
+    /// `v1`, `v2` or `none`.
     pub cgroup: String,
+    /// Where run groups go, or why no cgroup can be used.
     pub cgroup_detail: String,
+    /// Whether user namespaces can be created.
     pub user_namespaces: String,
+    /// Whether seccomp filters can be installed.
     pub seccomp: String,
+    /// The Landlock ABI of the kernel (0: unavailable).
     pub landlock_abi: u32,
     /// A real trial run of /bin/true with a CPU, memory and pids limit.
     pub trial_run: String,
     /// What the trial run enforced, limit by limit.
     pub enforced: Vec<(String, String)>,
+    /// What to do about weaknesses found (e.g. how to get a delegated cgroup).
+    pub advice: Vec<String>,
+    /// The trial run worked.
     pub ok: bool,
 }
 
+/// Looks at the host and makes one trial run.
 pub fn doctor() -> HostReport {
     let kernel = nix::sys::utsname::uname()
         .map(|u| format!("{} {}", u.sysname().to_string_lossy(), u.release().to_string_lossy()))
@@ -52,7 +63,17 @@ pub fn doctor() -> HostReport {
         Ok(r) => (format!("{}: {}", r.status.as_str(), r.message.unwrap_or_default()), Vec::new(), false),
         Err(e) => (format!("error: {e}"), Vec::new(), false),
     };
+    let mut advice = Vec::new();
+    if matches!(layout, cgroup::Layout::None(_)) {
+        advice.push(
+            "no usable cgroup: memory is bounded only by RLIMIT_AS (address space) and CPU is counted from /proc. \
+             To get real limits as an ordinary user, run the runner in a delegated cgroup: \
+             systemd-run --user --scope -p Delegate=yes runner run ..."
+                .to_string(),
+        );
+    }
     HostReport {
+        advice,
         kernel,
         mode: mode.into(),
         cgroup: layout.name().into(),

@@ -62,6 +62,9 @@ pub(crate) struct Plan {
     pub attr_size: usize,
     pub read_only: u64,
     pub read_write: u64,
+    /// `read_write` cut to the rights that apply to a file (a rule on a file that names a
+    /// directory right is refused with EINVAL).
+    pub read_write_file: u64,
 }
 
 impl Plan {
@@ -86,6 +89,7 @@ impl Plan {
             attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL;
             attr_size = 3 * std::mem::size_of::<u64>();
         }
-        Some(Plan { abi, attr, attr_size, read_only: read, read_write: all })
+        let file = AccessFs::from_file(known).bits();
+        Some(Plan { abi, attr, attr_size, read_only: read, read_write: all, read_write_file: all & file })
     }
 }

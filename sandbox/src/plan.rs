@@ -7,7 +7,7 @@ use crate::config::{RunConfig, SANDBOX_ID};
 use crate::rootfs::{self, HostEntry};
 use crate::Error;
 use libc::{c_int, c_ulong};
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -15,12 +15,41 @@ pub(crate) const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// One step of building the new root, owning its strings.
 pub(crate) enum MountSpec {
-    Dir { dst: CString, mode: u32 },
-    File { dst: CString, content: Vec<u8> },
-    Symlink { target: CString, dst: CString },
-    Bind { src: CString, dst: CString, flags: c_ulong, host: PathBuf },
-    Fresh { fstype: CString, dst: CString, flags: c_ulong, data: CString },
-    ReadOnly { dst: CString, flags: c_ulong },
+    Dir {
+        dst: CString,
+        mode: u32,
+    },
+    File {
+        dst: CString,
+        content: Vec<u8>,
+    },
+    Symlink {
+        target: CString,
+        dst: CString,
+    },
+    Bind {
+        src: CString,
+        dst: CString,
+        flags: c_ulong,
+        host: PathBuf,
+    },
+    Fresh {
+        fstype: CString,
+        dst: CString,
+        flags: c_ulong,
+        data: CString,
+    },
+    ReadOnly {
+        dst: CString,
+        flags: c_ulong,
+    },
+    /// A detached mount the parent made (the run's scratch tmpfs), moved onto `dst`; `fd` is
+    /// its number in init's fd table.
+    Move {
+        fd: c_int,
+        dst: CString,
+        what: String,
+    },
 }
 
 impl MountSpec {
@@ -32,6 +61,7 @@ impl MountSpec {
             MountSpec::Bind { src, dst, flags, .. } => MountOp::Bind { src, dst, flags: *flags },
             MountSpec::Fresh { fstype, dst, flags, data } => MountOp::Fresh { fstype, dst, flags: *flags, data },
             MountSpec::ReadOnly { dst, flags } => MountOp::ReadOnly { dst, flags: *flags },
+            MountSpec::Move { fd, dst, .. } => MountOp::Move { fd: *fd, dst },
         }
     }
 
@@ -49,6 +79,7 @@ impl MountSpec {
             MountSpec::Bind { dst, host, .. } => format!("mount({} → {}, MS_BIND)", host.display(), inside(dst)),
             MountSpec::Fresh { fstype, dst, .. } => format!("mount({} on {})", fstype.to_string_lossy(), inside(dst)),
             MountSpec::ReadOnly { dst, .. } => format!("mount({}, MS_REMOUNT|MS_RDONLY)", inside(dst)),
+            MountSpec::Move { dst, what, .. } => format!("move_mount({what} → {})", inside(dst)),
         }
     }
 }
@@ -65,25 +96,30 @@ pub(crate) struct Prepared {
     pub envp: Vec<CString>,
     pub workdir: CString,
     pub rlimits: Vec<(c_int, libc::rlimit)>,
-    pub landlock_paths: Vec<(CString, bool)>,
+    /// Landlock rules: a path in the final tree, writable, a file (not a directory).
+    pub landlock_paths: Vec<(CString, bool, bool)>,
 }
 
 fn cstr(p: &Path) -> Result<CString, Error> {
     CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::Config(format!("path {} contains a NUL byte", p.display())))
+        .map_err(|_| Error::config(format!("path {} contains a NUL byte", p.display())))
+}
+
+fn bytes_cstring(b: Vec<u8>, what: &str) -> Result<CString, Error> {
+    CString::new(b).map_err(|_| Error::config(format!("{what} contains a NUL byte")))
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString, Error> {
-    CString::new(s).map_err(|_| Error::Config(format!("{what} contains a NUL byte")))
+    CString::new(s).map_err(|_| Error::config(format!("{what} contains a NUL byte")))
 }
 
 /// Checks that a path inside the sandbox is absolute and plain (no `..`).
 pub(crate) fn check_inside_path(p: &Path) -> Result<(), Error> {
     if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
-        return Err(Error::Config(format!("sandbox path {} must be absolute without . or ..", p.display())));
+        return Err(Error::config(format!("sandbox path {} must be absolute without . or ..", p.display())));
     }
     if p == Path::new("/") {
-        return Err(Error::Config("cannot bind over / of the sandbox".into()));
+        return Err(Error::config("cannot bind over / of the sandbox"));
     }
     Ok(())
 }
@@ -117,6 +153,8 @@ struct Builder<'r> {
     root: &'r Path,
     mounts: Vec<MountSpec>,
     bind_sources: Vec<CString>,
+    /// Fds before the bind sources: the fixed ones and the lent mounts.
+    first_source_fd: usize,
 }
 
 impl Builder<'_> {
@@ -142,10 +180,8 @@ impl Builder<'_> {
     }
 
     /// Binds host `src` at `inside`. `flags` are applied by the remount.
-    fn bind(&mut self, src: &Path, inside: &Path, flags: c_ulong) -> Result<(), Error> {
-        let meta = std::fs::metadata(src).map_err(|e| Error::Config(format!("bind source {}: {e}", src.display())))?;
-        let is_dir = meta.is_dir();
-        let src_c = cstr(src)?;
+    /// Makes the mount point for `inside`: a directory or an empty file.
+    fn mount_point(&mut self, inside: &Path, is_dir: bool) -> Result<CString, Error> {
         self.parents(inside)?;
         let dst = self.target(inside)?;
         if is_dir {
@@ -153,7 +189,14 @@ impl Builder<'_> {
         } else {
             self.mounts.push(MountSpec::File { dst: dst.clone(), content: Vec::new() });
         }
-        let number = 3 + N_FIXED_FDS + self.bind_sources.len();
+        Ok(dst)
+    }
+
+    fn bind(&mut self, src: &Path, inside: &Path, flags: c_ulong) -> Result<(), Error> {
+        let meta = std::fs::metadata(src).map_err(|e| Error::config(format!("bind source {}: {e}", src.display())))?;
+        let src_c = cstr(src)?;
+        let dst = self.mount_point(inside, meta.is_dir())?;
+        let number = 3 + self.first_source_fd + self.bind_sources.len();
         let src_path = CString::new(format!("/proc/self/fd/{number}")).expect("no NUL in a number");
         let flags = flags | locked_flags(&src_c);
         self.bind_sources.push(src_c);
@@ -176,8 +219,22 @@ impl Builder<'_> {
 const RO: c_ulong = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
 const RW: c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
 
-pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
-    let mut b = Builder { root, mounts: Vec::new(), bind_sources: Vec::new() };
+/// How the box and rw binds reach the sandbox.
+pub(crate) enum Lending {
+    /// As root: detached mounts of the run's scratch tmpfs, handed to init right after the
+    /// fixed fds, the box first, then each rw bind in order.
+    Moved,
+    /// Rootless: the user's own directories bound directly.
+    Bound,
+}
+
+pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result<Prepared, Error> {
+    let n_moved = match lending {
+        Lending::Moved => 1 + cfg.binds.iter().filter(|b| b.writable).count(),
+        Lending::Bound => 0,
+    };
+    let mut b = Builder { root, mounts: Vec::new(), bind_sources: Vec::new(), first_source_fd: N_FIXED_FDS + n_moved };
+    let mut moved = 0;
     // The skeleton: a small tmpfs that becomes / (made read-only after pivot_root).
     b.mounts.push(MountSpec::Fresh {
         fstype: c"tmpfs".into(),
@@ -232,57 +289,98 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
     b.dir(Path::new("/tmp"), 0o1777)?;
     b.fresh("tmpfs", Path::new("/tmp"), RW, &tmpfs_data)?;
     b.dir(Path::new("/box"), 0o755)?;
-    match &cfg.box_dir {
-        Some(dir) => b.bind(dir, Path::new("/box"), RW)?,
-        None => b.fresh("tmpfs", Path::new("/box"), RW, &format!("size={tmpfs_bytes},mode=0777"))?,
+    match (lending, &cfg.box_dir) {
+        (Lending::Moved, _) => {
+            let dst = b.target(Path::new("/box"))?;
+            b.mounts.push(MountSpec::Move { fd: (3 + N_FIXED_FDS) as c_int, dst, what: "the box's tmpfs".into() });
+            moved += 1;
+        }
+        (Lending::Bound, Some(dir)) => b.bind(dir, Path::new("/box"), RW)?,
+        (Lending::Bound, None) => b.fresh(
+            "tmpfs",
+            Path::new("/box"),
+            RW,
+            &format!(
+                "size={},nr_inodes={},mode=0777",
+                cfg.limits.effective_disk_bytes(),
+                cfg.limits.effective_disk_files()
+            ),
+        )?,
     }
 
     b.fresh("tmpfs", Path::new("/dev/shm"), RW | libc::MS_NOEXEC, &tmpfs_data)?;
 
-    let mut landlock_paths =
-        vec![(c"/".into(), false), (c"/box".into(), true), (c"/tmp".into(), true), (c"/dev".into(), true)];
+    let mut landlock_paths = vec![
+        (c"/".into(), false, false),
+        (c"/box".into(), true, false),
+        (c"/tmp".into(), true, false),
+        (c"/dev".into(), true, false),
+    ];
     for bind in &cfg.binds {
         let dst = bind.dst.clone().unwrap_or_else(|| bind.src.clone());
         check_inside_path(&dst)?;
-        if !bind.src.exists() {
-            return Err(Error::Config(format!("bind source {} does not exist", bind.src.display())));
+        let meta = std::fs::metadata(&bind.src)
+            .map_err(|e| Error::config(format!("bind source {}: {e}", bind.src.display())))?;
+        match (bind.writable, lending) {
+            (true, Lending::Moved) => {
+                let at = b.mount_point(&dst, meta.is_dir())?;
+                let what = format!("the tmpfs copy of {}", bind.src.display());
+                b.mounts.push(MountSpec::Move { fd: (3 + N_FIXED_FDS + moved) as c_int, dst: at, what });
+                moved += 1;
+            }
+            (writable, _) => b.bind(&bind.src, &dst, if writable { RW } else { RO })?,
         }
-        b.bind(&bind.src, &dst, if bind.writable { RW } else { RO })?;
         if bind.writable {
-            landlock_paths.push((cstr(&dst)?, true));
+            landlock_paths.push((cstr(&dst)?, true, !meta.is_dir()));
         }
     }
-    if N_FIXED_FDS + b.bind_sources.len() > MAX_FDS {
-        return Err(Error::Config(format!("too many bind mounts (at most {})", MAX_FDS - N_FIXED_FDS)));
+    if b.first_source_fd + b.bind_sources.len() > MAX_FDS {
+        return Err(Error::config(format!("too many bind mounts (at most {})", MAX_FDS - N_FIXED_FDS)));
     }
 
     // argv, envp and where to find the program.
-    let mut env: Vec<(String, String)> = cfg.env.clone();
+    let mut env: Vec<(OsString, OsString)> = cfg.env.clone();
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
     }
     for (k, _) in &env {
-        if k.is_empty() || k.contains('=') {
-            return Err(Error::Config(format!("environment variable name {k:?} is empty or contains '='")));
+        if k.is_empty() || k.as_bytes().contains(&b'=') {
+            return Err(Error::config(format!("environment variable name {k:?} is empty or contains '='")));
         }
     }
-    let envp =
-        env.iter().map(|(k, v)| cstring(&format!("{k}={v}"), "environment entry")).collect::<Result<Vec<_>, _>>()?;
-    if cfg.program.is_empty() {
-        return Err(Error::Config("no program given".into()));
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut e = k.as_bytes().to_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            bytes_cstring(e, "environment entry")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let program = cfg.program.as_bytes();
+    if program.is_empty() {
+        return Err(Error::config("no program given"));
     }
-    let exec_paths = if cfg.program.contains('/') {
-        vec![cstring(&cfg.program, "program")?]
+    let exec_paths = if program.contains(&b'/') {
+        vec![bytes_cstring(program.to_vec(), "program")?]
     } else {
-        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(DEFAULT_PATH);
-        path.split(':')
-            .filter(|d| d.starts_with('/'))
-            .map(|d| cstring(&format!("{}/{}", d.trim_end_matches('/'), cfg.program), "program"))
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_bytes()).unwrap_or(DEFAULT_PATH.as_bytes());
+        path.split(|c| *c == b':')
+            .filter(|d| d.starts_with(b"/"))
+            .map(|d| {
+                let mut p = d.to_vec();
+                while p.len() > 1 && p.ends_with(b"/") {
+                    p.pop();
+                }
+                p.push(b'/');
+                p.extend_from_slice(program);
+                bytes_cstring(p, "program")
+            })
             .collect::<Result<Vec<_>, _>>()?
     };
     let argv = std::iter::once(&cfg.program)
         .chain(&cfg.args)
-        .map(|a| cstring(a, "argument"))
+        .map(|a| bytes_cstring(a.as_bytes().to_vec(), "argument"))
         .collect::<Result<Vec<_>, _>>()?;
 
     Ok(Prepared {

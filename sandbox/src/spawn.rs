@@ -5,29 +5,29 @@
 
 use crate::cgroup::{self, CgroupLimits, Layout, RunCgroup};
 use crate::child::{self, ChildPlan, Filter, LandlockRule, Msg, Stage};
-use crate::config::{RunConfig, Stdio, SANDBOX_ID};
+use crate::config::{RunConfig, SeccompChoice, SANDBOX_ID};
+use crate::hostids;
 use crate::landlock;
-use crate::measure::{self, Ending, Kill};
-use crate::plan::{self, Prepared};
-use crate::report::Report;
+use crate::lend::{self, Lent};
+use crate::measure::{self, Ending};
+use crate::plan::{self, Lending, Prepared};
+use crate::report::{CgroupVersion, Report};
 use crate::seccomp::{self, Policy};
+use crate::state;
+use crate::streams::Streams;
+use crate::supervise::{self, CpuSource, Watch};
 use crate::sys;
+use crate::validate;
 use crate::Error;
 use libc::c_int;
 use std::ffi::CString;
-use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// Longest time the sandbox's own setup may take before the run is a setup error.
 const SETUP_TIMEOUT_NS: i64 = 10_000_000_000;
-/// Smallest CPU timer step: bounds how far past its CPU limit a run can get.
-const MIN_CPU_STEP_US: u64 = 500;
 const STACK_SIZE: usize = 128 * 1024;
-
-static ROOT_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// A way to stop a run from outside (another thread, or a signal handler): an eventfd the
 /// run's wait loop watches.
@@ -37,6 +37,7 @@ pub struct Cancel {
 }
 
 impl Cancel {
+    /// A new, untriggered cancel switch.
     pub fn new() -> std::io::Result<Cancel> {
         // SAFETY: eventfd takes no pointers; the result is checked.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -59,6 +60,7 @@ impl Cancel {
         unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
     }
 
+    /// The eventfd, for signal handlers (see `trigger_raw`).
     pub fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
@@ -71,72 +73,20 @@ fn cap_last() -> c_int {
     })
 }
 
-fn cpus() -> u64 {
-    static N: OnceLock<u64> = OnceLock::new();
-    *N.get_or_init(|| std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1))
-}
-
-/// Opens the host side of the program's standard streams. Returns the child's fds and the
-/// parent's read ends of capture pipes.
-struct Streams {
-    child: [OwnedFd; 3],
-    capture_out: Option<OwnedFd>,
-    capture_err: Option<OwnedFd>,
-}
-
-fn dup_fd(fd: RawFd) -> Result<OwnedFd, Error> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd or -1.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if n < 0 {
-        return Err(Error::Io(format!("dup of fd {fd}: {}", std::io::Error::last_os_error())));
-    }
-    // SAFETY: the fd was just created and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
-fn open_streams(cfg: &RunConfig) -> Result<Streams, Error> {
-    let null_r = || File::open("/dev/null").map(OwnedFd::from).map_err(|e| Error::Io(format!("/dev/null: {e}")));
-    let null_w = || {
-        File::options()
-            .write(true)
-            .open("/dev/null")
-            .map(OwnedFd::from)
-            .map_err(|e| Error::Io(format!("/dev/null: {e}")))
-    };
-    let stdin = match &cfg.stdin {
-        Stdio::Null => null_r()?,
-        Stdio::Inherit => dup_fd(0)?,
-        Stdio::File(p) => {
-            File::open(p).map(OwnedFd::from).map_err(|e| Error::Config(format!("stdin file {}: {e}", p.display())))?
-        }
-        Stdio::Capture | Stdio::Stdout => {
-            return Err(Error::Config("stdin can only be null, inherit or a file".into()))
-        }
-    };
-    let mut capture_out = None;
-    let mut capture_err = None;
-    let open_out = |s: &Stdio, fallback: RawFd, slot: &mut Option<OwnedFd>| -> Result<Option<OwnedFd>, Error> {
-        Ok(Some(match s {
-            Stdio::Null => null_w()?,
-            Stdio::Inherit => dup_fd(fallback)?,
-            Stdio::File(p) => File::create(p)
-                .map(OwnedFd::from)
-                .map_err(|e| Error::Config(format!("output file {}: {e}", p.display())))?,
-            Stdio::Capture => {
-                let (r, w) = sys::pipe()?;
-                *slot = Some(r);
-                w
-            }
-            Stdio::Stdout => return Ok(None),
-        }))
-    };
-    let stdout = open_out(&cfg.stdout, 1, &mut capture_out)?
-        .ok_or_else(|| Error::Config("stdout cannot be redirected to stdout".into()))?;
-    let stderr = match open_out(&cfg.stderr, 2, &mut capture_err)? {
-        Some(fd) => fd,
-        None => stdout.try_clone().map_err(|e| Error::Io(format!("dup stdout: {e}")))?,
-    };
-    Ok(Streams { child: [stdin, stdout, stderr], capture_out, capture_err })
+/// The runner's argv and environ strings in memory ([start, end) each), from
+/// /proc/self/stat, for init to overwrite in its copy. Empty ranges when unreadable.
+fn cmdline_areas() -> [(usize, usize); 2] {
+    static AREAS: OnceLock<[(usize, usize); 2]> = OnceLock::new();
+    *AREAS.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<usize> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
+        // Fields 48..51 of the line (arg_start, arg_end, env_start, env_end); index 45.. here.
+        let get = |i: usize| f.get(i).copied().unwrap_or(0);
+        let (a0, a1, e0, e1) = (get(45), get(46), get(47), get(48));
+        let valid = |s: usize, e: usize| if s > 0 && e > s && e - s < (1 << 20) { (s, e) } else { (0, 0) };
+        [valid(a0, a1), valid(e0, e1)]
+    })
 }
 
 /// Runs one program to completion. Configuration errors are `Err`; everything that goes
@@ -144,15 +94,11 @@ fn open_streams(cfg: &RunConfig) -> Result<Streams, Error> {
 pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Error> {
     let start = sys::now_ns();
     let root_mode = nix::unistd::geteuid().is_root();
-    if root_mode && cfg.host_id == 0 {
-        return Err(Error::Config("host_id 0 would run the program as host root".into()));
-    }
-    if let Some(dir) = &cfg.box_dir {
-        if !dir.is_dir() {
-            return Err(Error::Config(format!("box directory {} does not exist or is not a directory", dir.display())));
-        }
-    }
-    let policy = Policy::load(&cfg.seccomp).map_err(Error::Config)?;
+    validate::check(cfg)?;
+    let policy = match &cfg.seccomp {
+        SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
+        SeccompChoice::Inline(p) => Some(p.clone()),
+    };
     let compiled = match &policy {
         Some(p) => p.compile().map_err(Error::Config)?,
         None => Vec::new(),
@@ -166,97 +112,93 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         None => cgroup::layout(),
     };
 
-    // The new root's mount point: an empty directory on the host, only ever mounted on
-    // inside the child's mount namespace, removed after the run.
-    let root_dir = std::env::temp_dir().join(format!(
-        ".sandbox-root-{}-{}",
-        std::process::id(),
-        ROOT_SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir(&root_dir).map_err(|e| Error::Io(format!("mkdir {}: {e}", root_dir.display())))?;
-    let _root_guard = RemoveDir(root_dir.clone());
+    // The new root's mount point: an empty directory of the runner's, only ever mounted on
+    // inside each run's own mount namespace (so all runs share it and none leaves one).
+    let root_dir = state::mount_point()?;
+    let stdin_file = validate::open_stdin(cfg)?;
 
-    let mut prepared = plan::prepare(cfg, &root_dir)?;
+    // As root the program runs as its own host id, and the box and rw binds are lent
+    // through the run's scratch tmpfs (see `lend`); rootless, the user's own id and
+    // directories are used as they are.
+    let (lease, lent, _locks) = if root_mode {
+        let lease = hostids::lease(cfg.host_id, cfg.host_id_count)?;
+        let lent = Lent::prepare(cfg, lease.id)?;
+        (Some(lease), Some(lent), Vec::new())
+    } else {
+        let mut locks = Vec::new();
+        for p in validate::lent_paths(cfg)? {
+            locks.push(lend::open_locked(&p)?.0);
+        }
+        (None, None, locks)
+    };
+    let host_id = lease.as_ref().map_or(0, |l| l.id);
+    let lending = if lent.is_some() { Lending::Moved } else { Lending::Bound };
+    let mut prepared = plan::prepare(cfg, &root_dir, &lending)?;
     if matches!(layout, Layout::None(_)) {
-        if let Some(bytes) = cfg.limits.memory_bytes {
-            // Without a memory cgroup only the address space can be bounded.
-            prepared.rlimits.push((libc::RLIMIT_AS as c_int, libc::rlimit { rlim_cur: bytes, rlim_max: bytes }));
-        }
+        // Without a memory cgroup only the address space can be bounded.
+        let bytes = cfg.limits.effective_memory_bytes();
+        prepared.rlimits.push((libc::RLIMIT_AS as c_int, libc::rlimit { rlim_cur: bytes, rlim_max: bytes }));
     }
-    let streams = open_streams(cfg)?;
+    let streams = Streams::open(cfg, stdin_file)?;
 
-    // Root mode: the program's host uid must be able to write its box and rw binds; they
-    // are lent to it for the run and given back after.
-    let mut _owner_guards = Vec::new();
-    if root_mode {
-        let writable = cfg.binds.iter().filter(|b| b.writable).map(|b| &b.src);
-        for dir in cfg.box_dir.iter().chain(writable) {
-            _owner_guards.push(Chown::apply(dir, cfg.host_id)?);
-        }
-    }
-
-    let cg = match RunCgroup::create(
+    let mut cg = match RunCgroup::create(
         layout,
-        CgroupLimits { memory_bytes: cfg.limits.memory_bytes, pids: Some(cfg.limits.effective_pids() + 1) },
+        CgroupLimits {
+            memory_bytes: Some(cfg.limits.effective_memory_bytes()),
+            pids: Some(cfg.limits.effective_pids() + 1),
+        },
     ) {
         Ok(cg) => cg,
         Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
     };
-    let result = run_in(cfg, &prepared, &compiled, streams, cg.as_ref(), cancel, root_mode, start);
-    let cg_version = cg.as_ref().map(|c| c.version()).unwrap_or("none");
+    let lent_fds = lent.as_ref().map(|l| l.mount_fds()).unwrap_or_default();
+    let result = run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start);
+    let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
     let peak_source = cg.as_ref().map(|c| c.peak_source());
     let stats = cg.as_ref().map(|c| c.stats());
-    if let Some(cg) = cg {
+    if let Some(cg) = cg.as_mut() {
         if let Err(e) = cg.destroy() {
             tracing::warn!("removing the run's cgroup: {e}");
         }
     }
-    let ending = match result {
+    let mut ending = match result {
         Ok(ending) => ending,
         Err(message) => {
             let mut r = Report::setup_error(message);
-            r.cgroup = cg_version.into();
+            r.cgroup = cg_version;
             return Ok(r);
         }
     };
+    // Every process of the run is gone: what it left in the scratch is safe to read.
+    if let Some(lent) = &lent {
+        if let Some(note) = lent.exhausted() {
+            ending.output_over = true;
+            ending.disk_note = Some(note);
+        }
+        if let Some(limit) = cfg.limits.file_size_bytes {
+            ending.file_size_hit = lent.has_file_of(limit);
+        }
+        if cfg.write_back {
+            if let Err(e) = lent.write_back() {
+                ending.output_over = true;
+                ending.disk_note = Some(e);
+            }
+        }
+    } else if let (Some(limit), Some(dir)) = (cfg.limits.file_size_bytes, &cfg.box_dir) {
+        ending.file_size_hit = crate::scratch::largest_file_in(dir).is_some_and(|s| s >= limit);
+    }
+    drop(lent);
+    drop(lease);
     let stats = match stats {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Ok(Report::setup_error(format!("reading the run's cgroup: {e}"))),
         None => None,
     };
-    Ok(measure::report(cfg, layout, &ending, stats, peak_source, policy.is_some()))
-}
-
-struct RemoveDir(PathBuf);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
+    let mut report = measure::report(cfg, layout, &ending, stats, peak_source, policy.is_some());
+    if root_mode {
+        report.enforced.insert("host_id".into(), format!("{host_id} (this run's own unprivileged host uid/gid)"));
     }
-}
-
-/// Gives the box directory to the sandbox's host id for the run and restores the owner.
-struct Chown {
-    dir: PathBuf,
-    uid: u32,
-    gid: u32,
-}
-
-impl Chown {
-    fn apply(dir: &Path, id: u32) -> Result<Chown, Error> {
-        use std::os::unix::fs::MetadataExt;
-        let meta =
-            std::fs::metadata(dir).map_err(|e| Error::Config(format!("box directory {}: {e}", dir.display())))?;
-        std::os::unix::fs::chown(dir, Some(id), Some(id))
-            .map_err(|e| Error::Io(format!("chown {} to {id}: {e}", dir.display())))?;
-        Ok(Chown { dir: dir.to_path_buf(), uid: meta.uid(), gid: meta.gid() })
-    }
-}
-
-impl Drop for Chown {
-    fn drop(&mut self) {
-        let _ = std::os::unix::fs::chown(&self.dir, Some(self.uid), Some(self.gid));
-    }
+    Ok(report)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -264,18 +206,22 @@ fn run_in(
     cfg: &RunConfig,
     prepared: &Prepared,
     compiled: &[seccomp::CompiledFilter],
-    streams: Streams,
+    mut streams: Streams,
+    lent_fds: &[RawFd],
     cg: Option<&RunCgroup>,
     cancel: Option<&Cancel>,
     root_mode: bool,
+    host_id: u32,
     start: i64,
 ) -> Result<Ending, String> {
     let (from_parent_r, from_parent_w) = sys::pipe().map_err(|e| e.to_string())?;
     let (to_parent, to_parent_child) = sys::seqpacket_pair().map_err(|e| e.to_string())?;
 
     // Everything the child reads, laid out before clone.
+    let child_streams = streams.child.take().ok_or("the streams were already handed out")?;
     let mut fds: Vec<c_int> = vec![from_parent_r.as_raw_fd(), to_parent_child.as_raw_fd()];
-    fds.extend(streams.child.iter().map(|f| f.as_raw_fd()));
+    fds.extend(child_streams.iter().map(|f| f.as_raw_fd()));
+    fds.extend_from_slice(lent_fds);
     let self_attach_paths: Vec<CString> = cg.map(|c| c.self_attach_files()).unwrap_or_default();
     let self_attach: Vec<&std::ffi::CStr> = self_attach_paths.iter().map(|c| c.as_c_str()).collect();
     let bind_sources: Vec<&std::ffi::CStr> = prepared.bind_sources.iter().map(|c| c.as_c_str()).collect();
@@ -285,7 +231,15 @@ fn run_in(
         Some(p) => prepared
             .landlock_paths
             .iter()
-            .map(|(path, rw)| LandlockRule { path, access: if *rw { p.read_write } else { p.read_only } })
+            .map(|(path, rw, file)| LandlockRule {
+                path,
+                access: match (rw, file) {
+                    (false, _) => p.read_only,
+                    (true, false) => p.read_write,
+                    // A rule on a file may only carry the rights that apply to files.
+                    (true, true) => p.read_write_file,
+                },
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -323,6 +277,7 @@ fn run_in(
         envp: &envp,
         stack: stack.as_mut_ptr(),
         stack_size: stack.len(),
+        wipe: cmdline_areas(),
     };
 
     let flags = libc::CLONE_NEWUSER
@@ -333,6 +288,11 @@ fn run_in(
         | libc::CLONE_NEWUTS
         | libc::CLONE_PIDFD;
     let mut pidfd: c_int = -1;
+    // Every signal blocked across the clone: no handler of the embedder's can run in the
+    // child before init has reset the dispositions. Restored right after in the parent.
+    let all = nix::sys::signal::SigSet::all();
+    let mut old = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old));
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM): the child gets a copy of this
     // address space and runs only `init_main`, which never returns and does not allocate.
     // CLONE_PIDFD writes the pidfd into `pidfd`.
@@ -350,6 +310,7 @@ fn run_in(
         // SAFETY: we are the child of the clone above; `plan` was fully prepared before it.
         unsafe { child::init_main(&plan) }
     }
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&old), None);
     if pid < 0 {
         return Err(format!("clone(NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS) => {}", sys::errno_name_last()));
     }
@@ -359,12 +320,12 @@ fn run_in(
     // The child's copies are its own now; ours would keep pipes open.
     drop(from_parent_r);
     drop(to_parent_child);
-    drop(streams.child);
+    drop(child_streams);
 
     let mut guard = InitGuard { pidfd: &pidfd, reaped: false };
     let describe = |m: &Msg| describe_failure(m, prepared);
 
-    write_id_maps(pid, cfg.host_id, root_mode)?;
+    write_id_maps(pid, host_id, root_mode)?;
     sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
     let deadline = start + SETUP_TIMEOUT_NS;
     if self_attach.is_empty() {
@@ -384,7 +345,12 @@ fn run_in(
     let t0 = msg.v[0];
     drop(stack);
 
-    let ending = watch(cfg, &to_parent, &pidfd, cg, listener, cancel, streams.capture_out, streams.capture_err, t0)?;
+    let cpu = match cg {
+        Some(cg) => CpuSource::Cgroup(cg),
+        None => CpuSource::Procfs(pid),
+    };
+    let ending =
+        supervise::watch(Watch { cfg, sock: &to_parent, pidfd: &pidfd, cg, cpu, listener, cancel, streams, t0 })?;
     guard.reap();
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
 }
@@ -468,7 +434,7 @@ fn describe_failure(m: &Msg, prepared: &Prepared) -> String {
         Some(Stage::Execve) => {
             let name = prepared.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
             if m.errno == libc::ENOENT {
-                return format!("execve({name}) => ENOENT: program not found in the sandbox");
+                return format!("execve({name}) => ENOENT: program not found in the sandbox{}", not_found_hint(&name));
             }
             format!("execve({name})")
         }
@@ -488,148 +454,16 @@ fn describe_failure(m: &Msg, prepared: &Prepared) -> String {
 
 use std::os::unix::ffi::OsStrExt;
 
-/// The wait loop: the program's exit, timers, blocked syscalls, output and cancellation, all
-/// as events on one poll.
-#[allow(clippy::too_many_arguments)]
-fn watch(
-    cfg: &RunConfig,
-    sock: &OwnedFd,
-    pidfd: &OwnedFd,
-    cg: Option<&RunCgroup>,
-    listener: Option<OwnedFd>,
-    cancel: Option<&Cancel>,
-    mut out: Option<OwnedFd>,
-    mut err: Option<OwnedFd>,
-    t0: i64,
-) -> Result<Ending, String> {
-    let wall_us = cfg.limits.effective_wall_us();
-    let wall_timer = sys::Timer::new().map_err(|e| format!("timerfd: {e}"))?;
-    wall_timer.arm_at_ns(t0 + wall_us as i64 * 1000).map_err(|e| format!("timerfd: {e}"))?;
-    let cpu_limit = cfg.limits.cpu_time_us.filter(|_| cg.is_some());
-    let cpu_timer = sys::Timer::new().map_err(|e| format!("timerfd: {e}"))?;
-    if let Some(limit) = cpu_limit {
-        cpu_timer.arm_in_us((limit / cpus()).max(MIN_CPU_STEP_US)).map_err(|e| format!("timerfd: {e}"))?;
+/// When a program path missing inside exists on the host, says how to make it visible.
+fn not_found_hint(name: &str) -> String {
+    let p = Path::new(name);
+    if !name.contains('/') || !p.exists() {
+        return String::new();
     }
-    let output_limit = cfg.limits.effective_output_bytes();
-    let mut ending = Ending { t0, ..Default::default() };
-    let mut init_dead = false;
-    // The listener reports POLLHUP for good once no filtered process is left.
-    let mut listener_live = listener.is_some();
-
-    while !init_dead {
-        // Slots: 0 sock, 1 pidfd, 2 wall, 3 cpu, 4 listener, 5 cancel, 6 stdout, 7 stderr.
-        let mut pfds = [
-            sys::pollfd(sock.as_raw_fd()),
-            sys::pollfd(pidfd.as_raw_fd()),
-            sys::pollfd(wall_timer.raw()),
-            sys::pollfd(cpu_timer.raw()),
-            sys::pollfd(listener.as_ref().filter(|_| listener_live).map_or(-1, |f| f.as_raw_fd())),
-            sys::pollfd(cancel.map_or(-1, |c| c.raw_fd())),
-            sys::pollfd(out.as_ref().map_or(-1, |f| f.as_raw_fd())),
-            sys::pollfd(err.as_ref().map_or(-1, |f| f.as_raw_fd())),
-        ];
-        if ending.kill.is_some() {
-            // Already killed: only wait for init's death and drain output.
-            for p in &mut pfds[2..6] {
-                p.fd = -1;
-            }
-        }
-        sys::poll(&mut pfds, -1);
-        if pfds[0].revents != 0 {
-            if let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-                if m.kind == child::MSG_EXITED {
-                    ending.exit = Some(m.v);
-                    // CPU as of the program's exit: init's own exit (tearing down its copy
-                    // of the runner's address space) is the sandbox's cost, not the program's.
-                    ending.exit_stats = cg.and_then(|c| c.stats().ok());
-                }
-            }
-        }
-        if pfds[1].revents != 0 {
-            init_dead = true;
-        }
-        if pfds[2].revents != 0 {
-            wall_timer.read();
-            kill_run(pidfd, cg, &mut ending, Kill::Wall);
-        }
-        if pfds[3].revents != 0 {
-            cpu_timer.read();
-            if let (Some(limit), Some(cg)) = (cpu_limit, cg) {
-                let used = cg.cpu_usage_us().unwrap_or(0);
-                if used >= limit {
-                    kill_run(pidfd, cg.into(), &mut ending, Kill::Cpu);
-                } else {
-                    // At most `cpus()` CPUs can burn the budget at once: waking after
-                    // remaining/cpus of wall time cannot overshoot by more than one step.
-                    // (The kernel brings a running task's usage up to date at each tick, so
-                    // the reading itself may lag by one tick: 4 ms at HZ=250.)
-                    let step = ((limit - used) / cpus()).max(MIN_CPU_STEP_US);
-                    let _ = cpu_timer.arm_in_us(step);
-                }
-            }
-        }
-        // POLLIN means a notification is waiting; only then is RECV sure not to block (it
-        // ignores O_NONBLOCK on older kernels). POLLHUP alone: no filtered process is left.
-        if pfds[4].revents & libc::POLLIN != 0 {
-            if let Some(nr) = listener.as_ref().and_then(sys::seccomp_notif_recv) {
-                ending.blocked = Some(seccomp::syscall_name(nr as i64).map(str::to_string).unwrap_or(format!("#{nr}")));
-                kill_run(pidfd, cg, &mut ending, Kill::Syscall);
-            }
-        } else if pfds[4].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-            listener_live = false;
-        }
-        if pfds[5].revents != 0 {
-            kill_run(pidfd, cg, &mut ending, Kill::Cancelled);
-        }
-        for (slot, stream, buf) in [(6, &mut out, &mut ending.stdout), (7, &mut err, &mut ending.stderr)] {
-            if pfds[slot].revents != 0 && !read_capture(stream, buf) {
-                *stream = None;
-            }
-        }
-        if (ending.stdout.len() + ending.stderr.len()) as u64 > output_limit && ending.kill.is_none() {
-            kill_run(pidfd, cg, &mut ending, Kill::Output);
-        }
-    }
-    if ending.exit.is_none() {
-        if let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-            if m.kind == child::MSG_EXITED {
-                ending.exit = Some(m.v);
-            }
-        }
-    }
-    ending.t_end = sys::now_ns();
-    // Every process of the run is gone once init is: read what is left in the pipes.
-    for (stream, buf) in [(&mut out, &mut ending.stdout), (&mut err, &mut ending.stderr)] {
-        while stream.is_some() && read_capture(stream, buf) {}
-    }
-    let keep = output_limit.min(usize::MAX as u64) as usize;
-    ending.stdout.truncate(keep);
-    ending.stderr.truncate(keep.saturating_sub(ending.stdout.len()));
-    Ok(ending)
-}
-
-/// Reads what is available from a capture pipe; false at EOF.
-fn read_capture(stream: &mut Option<OwnedFd>, buf: &mut Vec<u8>) -> bool {
-    let Some(fd) = stream else { return false };
-    let mut chunk = [0u8; 65536];
-    // SAFETY: reads at most chunk.len() bytes into `chunk`.
-    let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr() as *mut libc::c_void, chunk.len()) };
-    if n <= 0 {
-        return n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
-    }
-    buf.extend_from_slice(&chunk[..n as usize]);
-    true
-}
-
-/// Ends the run: SIGKILL to init kills every process of its pid namespace (v1 and v2); on
-/// v2 `cgroup.kill` also reaches anything that might have left the namespace's view.
-fn kill_run(pidfd: &OwnedFd, cg: Option<&RunCgroup>, ending: &mut Ending, why: Kill) {
-    if ending.kill.is_none() {
-        ending.kill = Some(why);
-        ending.t_kill = sys::now_ns();
-    }
-    sys::pidfd_kill(pidfd);
-    if let Some(cg) = cg {
-        cg.kill();
-    }
+    let dir = p.parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| ".".into());
+    let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    format!(
+        " ({name} exists on the host, but host files are not in the sandbox unless lent: \
+         --dir {dir} then run /box/{file}, or --bind {dir}:/prog then run /prog/{file})"
+    )
 }

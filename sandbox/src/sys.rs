@@ -32,7 +32,7 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: pipe2 writes two fds into `fds`.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(Error::Io(format!("pipe2(O_CLOEXEC) => {}", errno_name_last())));
+        return Err(Error::io("pipe2(O_CLOEXEC)", std::io::Error::last_os_error()));
     }
     Ok((owned(fds[0]), owned(fds[1])))
 }
@@ -42,7 +42,7 @@ pub(crate) fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), Error> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: socketpair writes two fds into `fds`.
     if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } < 0 {
-        return Err(Error::Io(format!("socketpair(AF_UNIX, SOCK_SEQPACKET) => {}", errno_name_last())));
+        return Err(Error::io("socketpair(AF_UNIX, SOCK_SEQPACKET)", std::io::Error::last_os_error()));
     }
     Ok((owned(fds[0]), owned(fds[1])))
 }
@@ -195,13 +195,90 @@ struct SeccompNotif {
 /// _IOWR('!', 0, struct seccomp_notif)
 const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
 
-/// Receives one pending seccomp notification and returns its syscall number. The blocked
-/// thread is left waiting in the kernel: the caller kills the run.
-pub(crate) fn seccomp_notif_recv(listener: &OwnedFd) -> Option<i32> {
+/// Receives one pending seccomp notification and returns its syscall number and audit
+/// arch. The blocked thread is left waiting in the kernel: the caller kills the run.
+pub(crate) fn seccomp_notif_recv(listener: &OwnedFd) -> Option<(i32, u32)> {
     // SAFETY: SeccompNotif is plain data; the kernel requires it zeroed.
     let mut n: SeccompNotif = unsafe { std::mem::zeroed() };
     // SAFETY: the ioctl writes one seccomp_notif (80 bytes, the size encoded in the
     // request) into `n`.
     let r = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut n) };
-    (r == 0).then_some(n.nr)
+    (r == 0).then_some((n.nr, n.arch))
+}
+
+const FSOPEN_CLOEXEC: u32 = 1;
+const FSCONFIG_SET_STRING: u32 = 1;
+const FSCONFIG_CMD_CREATE: u32 = 6;
+const FSMOUNT_CLOEXEC: u32 = 1;
+pub(crate) const MOUNT_ATTR_NOSUID: u32 = 0x2;
+pub(crate) const MOUNT_ATTR_NODEV: u32 = 0x4;
+const OPEN_TREE_CLONE: u32 = 1;
+/// `move_mount` flag: the source is the fd itself.
+pub(crate) const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+
+/// A new tmpfs as a detached mount (not attached anywhere yet), with the given options:
+/// `fsopen` + `fsconfig` + `fsmount`. The fd is the mount's root directory.
+pub(crate) fn detached_tmpfs(options: &[(&str, String)], attrs: u32) -> Result<OwnedFd, Error> {
+    // SAFETY: fsopen reads the NUL-terminated name; the result is checked.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) } as c_int;
+    if fs < 0 {
+        return Err(Error::io("fsopen(tmpfs)", std::io::Error::last_os_error()));
+    }
+    let fs = owned(fs);
+    for (key, value) in options {
+        let k = std::ffi::CString::new(*key).map_err(|_| Error::config("tmpfs option with a NUL byte"))?;
+        let v = std::ffi::CString::new(value.as_str()).map_err(|_| Error::config("tmpfs option with a NUL byte"))?;
+        // SAFETY: fsconfig reads the two NUL-terminated strings; the result is checked.
+        let r = unsafe {
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_STRING, k.as_ptr(), v.as_ptr(), 0)
+        };
+        if r < 0 {
+            return Err(Error::io(format!("fsconfig(tmpfs, {key}={value})"), std::io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: FSCONFIG_CMD_CREATE takes no pointers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<u8>(),
+            std::ptr::null::<u8>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(Error::io("fsconfig(tmpfs, CMD_CREATE)", std::io::Error::last_os_error()));
+    }
+    // SAFETY: fsmount takes the fs context fd and flags; the result is checked.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) } as c_int;
+    if m < 0 {
+        return Err(Error::io("fsmount(tmpfs)", std::io::Error::last_os_error()));
+    }
+    Ok(owned(m))
+}
+
+/// A detached copy of the mount of `name` under `dir` (`open_tree(OPEN_TREE_CLONE)`), to be
+/// moved into a sandbox's mount namespace.
+pub(crate) fn clone_tree(dir: &OwnedFd, name: &std::ffi::CStr) -> Result<OwnedFd, Error> {
+    // SAFETY: open_tree reads the NUL-terminated name relative to `dir`; checked.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), name.as_ptr(), OPEN_TREE_CLONE | libc::O_CLOEXEC as u32)
+    } as c_int;
+    if fd < 0 {
+        return Err(Error::io(format!("open_tree({name:?}, CLONE)"), std::io::Error::last_os_error()));
+    }
+    Ok(owned(fd))
+}
+
+/// The number of online CPUs: the most that can burn a run's CPU budget at once, whatever
+/// affinity the runner itself was given.
+pub(crate) fn online_cpus() -> u64 {
+    // SAFETY: sysconf takes a constant and returns a number.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n < 1 {
+        1
+    } else {
+        n as u64
+    }
 }

@@ -87,6 +87,10 @@ fn writing_past_the_file_size_limit_is_output_limit() {
 
 #[test]
 fn a_fork_bomb_is_contained_by_the_pids_limit() {
+    // The limit holds: forking stops with EAGAIN below it.
+    let r = run_captured(c_probe(&["fork-count"]).pids(16));
+    let made: u64 = stdout_text(&r).split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX);
+    assert!(made < 16, "{r:?}: {}", stdout_text(&r));
     for (lang, mut c) in both(&["forkbomb"]) {
         let r = run(c.pids(16).cpu_time(Duration::from_millis(500)).wall_time(Duration::from_secs(2)));
         assert!(matches!(r.status, Status::TimeLimit | Status::WallTimeLimit), "{lang}: {r:?}");

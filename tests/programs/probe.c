@@ -126,6 +126,48 @@ int main(int argc, char **argv) {
         static char buf[65536];
         for (;;) if (fwrite(buf, 1, sizeof buf, f) != sizeof buf) return 9;
     }
+    if (!strcmp(mode, "raise")) {
+        /* Raises signal n itself: a self-made SIGSYS, SIGXCPU or SIGXFSZ is not a limit. */
+        signal((int)n, SIG_DFL);
+        raise((int)n);
+        return 10;
+    }
+    if (!strcmp(mode, "socket")) {
+        /* Tries to create a socket of family n; prints "ok" or the error. */
+        int s = socket((int)n, SOCK_STREAM, 0);
+        if (s < 0) s = socket((int)n, SOCK_DGRAM, 0);
+        if (s < 0) s = socket((int)n, SOCK_SEQPACKET, 0);
+        printf("%s\n", s < 0 ? strerror(errno) : "ok");
+        return 0;
+    }
+    if (!strcmp(mode, "fork-count")) {
+        /* Forks sleeping children until fork fails; prints how many and the error. */
+        long made = 0;
+        for (;;) {
+            pid_t p = fork();
+            if (p == 0) { pause(); _exit(0); }
+            if (p < 0) { printf("%ld %s\n", made, strerror(errno)); return 0; }
+            if (++made > 100000) { printf("%ld unbounded\n", made); return 0; }
+        }
+    }
+    if (!strcmp(mode, "fill")) {
+        /* Writes n MiB into /box in 1 MiB files; prints how many MiB went in and why it stopped. */
+        static char buf[1 << 20];
+        memset(buf, 'y', sizeof buf);
+        long done = 0;
+        for (long i = 0; i < n; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "/box/fill-%ld", i);
+            FILE *f = fopen(name, "w");
+            if (!f) { printf("%ld %s\n", done, strerror(errno)); return 0; }
+            size_t w = fwrite(buf, 1, sizeof buf, f);
+            int e = fclose(f);
+            if (w != sizeof buf || e != 0) { printf("%ld %s\n", done, strerror(errno)); return 0; }
+            done++;
+        }
+        printf("%ld all\n", done);
+        return 0;
+    }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }

@@ -7,6 +7,7 @@
 mod v1;
 mod v2;
 
+use crate::report::{CgroupVersion, PeakMemorySource};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,18 +35,26 @@ pub(crate) struct CgroupStats {
 /// Which cgroup hierarchy this host gives us, found once per process.
 #[derive(Clone, Debug)]
 pub enum Layout {
+    /// memory, cpuacct and pids on cgroup v1 (legacy or hybrid hosts).
     V1(v1::Hierarchies),
+    /// The unified hierarchy with memory, pids and cpu available.
     V2(v2::Hierarchy),
     /// No usable cgroup; the reason says why.
     None(String),
 }
 
 impl Layout {
+    /// `v1`, `v2` or `none`.
     pub fn name(&self) -> &'static str {
+        self.version().as_str()
+    }
+
+    /// The version runs on this layout report.
+    pub fn version(&self) -> CgroupVersion {
         match self {
-            Layout::V1(_) => "v1",
-            Layout::V2(_) => "v2",
-            Layout::None(_) => "none",
+            Layout::V1(_) => CgroupVersion::V1,
+            Layout::V2(_) => CgroupVersion::V2,
+            Layout::None(_) => CgroupVersion::None,
         }
     }
 
@@ -94,10 +103,95 @@ pub(crate) enum RunCgroup {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Run groups are named `sandbox-<runner pid>-<n>`; the sweep reads the pid back.
+pub(crate) const RUN_PREFIX: &str = "sandbox-";
+/// The v2 leaf a runner may have to move itself into: `sandbox-runner-<pid>`.
+pub(crate) const RUNNER_LEAF_PREFIX: &str = "sandbox-runner-";
+
 /// A name unique within this host: the runner's pid and a per-process counter.
 fn unique_name() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("sandbox-{}-{}", std::process::id(), n)
+    format!("{RUN_PREFIX}{}-{}", std::process::id(), n)
+}
+
+/// v2 parents already prepared by this process.
+static PREPARED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn prepare_v2(h: &v2::Hierarchy) -> io::Result<()> {
+    let mut done = PREPARED.lock().unwrap_or_else(|p| p.into_inner());
+    if !done.contains(&h.parent) {
+        h.prepare()?;
+        done.push(h.parent.clone());
+    }
+    Ok(())
+}
+
+/// What `sweep` removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// Run groups (and v2 runner leaves) of runners that are gone.
+    pub cgroups: Vec<PathBuf>,
+}
+
+/// Removes what runners that died without cleaning up left in `layout`'s hierarchies: run
+/// groups `sandbox-<pid>-<n>` and v2 leaves `sandbox-runner-<pid>` whose runner pid is no
+/// longer alive. Their processes died with the runner (the parent-death signal kills the
+/// sandbox's init, and with it the pid namespace); anything still listed is killed first.
+/// Groups of live runners, and anything not named by us, are never touched.
+pub fn sweep(layout: &Layout) -> Swept {
+    let parents = match layout {
+        Layout::V1(h) => v1::Group::parents(h),
+        Layout::V2(h) => vec![h.parent.clone()],
+        Layout::None(_) => Vec::new(),
+    };
+    let mut swept = Swept::default();
+    for parent in parents {
+        let Ok(entries) = fs::read_dir(&parent) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = dead_owner(&name) else { continue };
+            let dir = parent.join(&name);
+            if pid_alive(pid) {
+                continue;
+            }
+            kill_members(&dir);
+            if remove_dir(&dir).is_ok() {
+                swept.cgroups.push(dir);
+            }
+        }
+    }
+    swept
+}
+
+/// The runner pid in one of our group names, or None for names that are not ours.
+fn dead_owner(name: &str) -> Option<i32> {
+    if let Some(rest) = name.strip_prefix(RUNNER_LEAF_PREFIX) {
+        return rest.parse().ok();
+    }
+    let rest = name.strip_prefix(RUN_PREFIX)?;
+    let (pid, n) = rest.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence; no signal is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Kills what is left in a dead runner's group (its own sandboxed processes).
+fn kill_members(dir: &Path) {
+    if dir.join("cgroup.kill").exists() {
+        let _ = write_file(&dir.join("cgroup.kill"), "1");
+        return;
+    }
+    for pid in fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines() {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill takes a pid and a signal number; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
 }
 
 impl RunCgroup {
@@ -105,7 +199,10 @@ impl RunCgroup {
         let name = unique_name();
         Ok(match layout {
             Layout::V1(h) => Some(RunCgroup::V1(v1::Group::create(h, &name, limits)?)),
-            Layout::V2(h) => Some(RunCgroup::V2(v2::Group::create(h, &name, limits)?)),
+            Layout::V2(h) => {
+                prepare_v2(h)?;
+                Some(RunCgroup::V2(v2::Group::create(h, &name, limits)?))
+            }
             Layout::None(_) => None,
         })
     }
@@ -150,24 +247,25 @@ impl RunCgroup {
     }
 
     /// Removes the group. Waits briefly for the kernel to finish tearing down dead tasks.
-    pub fn destroy(self) -> io::Result<()> {
+    /// Dropping a group removes it too (ignoring errors).
+    pub fn destroy(&mut self) -> io::Result<()> {
         match self {
             RunCgroup::V1(g) => g.destroy(),
             RunCgroup::V2(g) => g.destroy(),
         }
     }
 
-    pub fn peak_source(&self) -> &'static str {
+    pub fn peak_source(&self) -> PeakMemorySource {
         match self {
-            RunCgroup::V1(_) => "memory.max_usage_in_bytes",
+            RunCgroup::V1(_) => PeakMemorySource::MaxUsageInBytes,
             RunCgroup::V2(g) => g.peak_source(),
         }
     }
 
-    pub fn version(&self) -> &'static str {
+    pub fn version(&self) -> CgroupVersion {
         match self {
-            RunCgroup::V1(_) => "v1",
-            RunCgroup::V2(_) => "v2",
+            RunCgroup::V1(_) => CgroupVersion::V1,
+            RunCgroup::V2(_) => CgroupVersion::V2,
         }
     }
 }
@@ -239,6 +337,16 @@ fn unescape_mount_path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_group_names_are_swept() {
+        assert_eq!(dead_owner("sandbox-123-4"), Some(123));
+        assert_eq!(dead_owner("sandbox-runner-77"), Some(77));
+        assert_eq!(dead_owner("sandbox-123"), None);
+        assert_eq!(dead_owner("sandbox-x-1"), None);
+        assert_eq!(dead_owner("user.slice"), None);
+        assert_eq!(dead_owner("sandboxed-1-2"), None);
+    }
 
     #[test]
     fn keyed_values_are_found_by_exact_key() {

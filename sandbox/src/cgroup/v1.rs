@@ -72,15 +72,22 @@ fn own_path(own_cgroups: &str, ctrl: &str) -> Option<String> {
     })
 }
 
+/// One run's groups, one per hierarchy. Removed by `destroy`, or on drop.
 pub struct Group {
     memory: PathBuf,
     cpuacct: PathBuf,
     pids: PathBuf,
+    removed: bool,
 }
 
 impl Group {
     pub fn create(h: &Hierarchies, name: &str, limits: CgroupLimits) -> io::Result<Group> {
-        let g = Group { memory: h.memory.join(name), cpuacct: h.cpuacct.join(name), pids: h.pids.join(name) };
+        let mut g = Group {
+            memory: h.memory.join(name),
+            cpuacct: h.cpuacct.join(name),
+            pids: h.pids.join(name),
+            removed: true,
+        };
         let mut made: Vec<&Path> = Vec::new();
         let result = (|| {
             for dir in [&g.memory, &g.cpuacct, &g.pids] {
@@ -108,6 +115,7 @@ impl Group {
             }
             return Err(e);
         }
+        g.removed = false;
         Ok(g)
     }
 
@@ -146,14 +154,28 @@ impl Group {
         })
     }
 
-    pub fn destroy(self) -> io::Result<()> {
+    pub fn destroy(&mut self) -> io::Result<()> {
         let mut first_err = None;
         for dir in [&self.memory, &self.cpuacct, &self.pids] {
             if let Err(e) = remove_dir(dir) {
                 first_err.get_or_insert(e);
             }
         }
+        self.removed = true;
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// The directories where this host's run groups are made (for the sweep).
+    pub fn parents(h: &Hierarchies) -> Vec<PathBuf> {
+        vec![h.memory.clone(), h.cpuacct.clone(), h.pids.clone()]
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self.destroy();
+        }
     }
 }
 

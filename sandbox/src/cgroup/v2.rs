@@ -14,7 +14,11 @@ const NEEDED: [&str; 3] = ["memory", "pids", "cpu"];
 /// Where the runs' groups go in the unified hierarchy.
 #[derive(Clone, Debug)]
 pub struct Hierarchy {
+    /// The group whose children are the runs' groups.
     pub parent: PathBuf,
+    /// The parent is the runner's own group, so `prepare` may have to move the runner into
+    /// a leaf child first (the kernel's no-internal-processes rule).
+    own_group: bool,
 }
 
 impl Hierarchy {
@@ -39,8 +43,25 @@ impl Hierarchy {
         if !missing.is_empty() {
             return Err(format!("cgroup v2: controllers {} not available in {}", missing.join(", "), dir.display()));
         }
-        enable_controllers(&dir, parent.is_none()).map_err(|e| format!("cgroup v2: {e}"))?;
-        Ok(Hierarchy { parent: dir })
+        // Detection only looks: enabling the controllers (and, if need be, moving this
+        // process into a leaf) waits for the first run, in `prepare`.
+        let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        if !NEEDED.iter().all(|c| has_word(&enabled, c)) {
+            if let Err(e) = nix::unistd::access(&dir.join("cgroup.subtree_control"), nix::unistd::AccessFlags::W_OK) {
+                return Err(format!("cgroup v2: cannot enable controllers in {}: {}", dir.display(), e.desc()));
+            }
+        }
+        Ok(Hierarchy { parent: dir, own_group: parent.is_none() })
+    }
+
+    /// Makes the parent's children get memory, pids and cpu. Done once per process, at the
+    /// first run. When the parent is the runner's own group and holds processes, the kernel
+    /// refuses controllers for its children, so the whole runner process moves into a leaf
+    /// `sandbox-runner-<pid>` first; the sweep removes that leaf once the runner is gone.
+    /// Embedders who do not want their process moved give `RunConfig::cgroup_parent` a
+    /// delegated group with the controllers already enabled.
+    pub fn prepare(&self) -> io::Result<()> {
+        enable_controllers(&self.parent, self.own_group)
     }
 
     pub fn describe(&self) -> String {
@@ -68,7 +89,7 @@ fn enable_controllers(dir: &Path, own_group: bool) -> io::Result<()> {
                 dir.display()
             )));
         }
-        let leaf = dir.join("runner");
+        let leaf = dir.join(format!("{}{}", super::RUNNER_LEAF_PREFIX, std::process::id()));
         match fs::create_dir(&leaf) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -80,16 +101,18 @@ fn enable_controllers(dir: &Path, own_group: bool) -> io::Result<()> {
     write_file(&dir.join("cgroup.subtree_control"), &wanted.join(" "))
 }
 
+/// One run's group. Removed by `destroy`, or on drop.
 pub struct Group {
     dir: PathBuf,
     has_peak: bool,
+    removed: bool,
 }
 
 impl Group {
     pub fn create(h: &Hierarchy, name: &str, limits: CgroupLimits) -> io::Result<Group> {
         let dir = h.parent.join(name);
         fs::create_dir(&dir).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))?;
-        let g = Group { has_peak: dir.join("memory.peak").exists(), dir };
+        let mut g = Group { has_peak: dir.join("memory.peak").exists(), dir, removed: true };
         let result = (|| {
             if let Some(bytes) = limits.memory_bytes {
                 write_file(&g.dir.join("memory.max"), &bytes.to_string())?;
@@ -106,6 +129,7 @@ impl Group {
             let _ = fs::remove_dir(&g.dir);
             return Err(e);
         }
+        g.removed = false;
         Ok(g)
     }
 
@@ -140,16 +164,26 @@ impl Group {
         let _ = write_file(&self.dir.join("cgroup.kill"), "1");
     }
 
-    pub fn peak_source(&self) -> &'static str {
+    pub fn peak_source(&self) -> crate::report::PeakMemorySource {
         if self.has_peak {
-            "memory.peak"
+            crate::report::PeakMemorySource::MemoryPeak
         } else {
-            "memory.current (kernel < 5.19 has no memory.peak)"
+            crate::report::PeakMemorySource::MemoryCurrent
         }
     }
 
-    pub fn destroy(self) -> io::Result<()> {
+    pub fn destroy(&mut self) -> io::Result<()> {
+        self.removed = true;
         remove_dir(&self.dir)
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if !self.removed {
+            self.kill();
+            let _ = self.destroy();
+        }
     }
 }
 
@@ -174,6 +208,7 @@ mod tests {
         fs::write(tmp.path().join("svc/cgroup.subtree_control"), "cpu memory pids\n").unwrap();
         let info = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", tmp.path().display());
         let h = Hierarchy::find(&info, "0::/svc\n", None).unwrap();
+        h.prepare().unwrap();
         assert_eq!(h.parent, tmp.path().join("svc"));
     }
 }

@@ -1,5 +1,9 @@
-//! x86_64 system call numbers by name, generated from the kernel UAPI header
-//! `asm/unistd_64.h` (Debian linux-libc-dev, Linux 6.1). Data only.
+//! x86_64 system call numbers by name: the kernel UAPI header `asm/unistd_64.h` of
+//! Linux 6.1 (Debian linux-libc-dev), extended by hand to the table of Linux 6.18
+//! (`arch/x86/entry/syscalls/syscall_64.tbl`). Data only.
+//!
+//! When a kernel adds syscalls, add them here: numbers above [`MAX_KNOWN`] fail with ENOSYS
+//! under every policy until they are in this table.
 
 pub(crate) const SYSCALLS: &[(&str, i64)] = &[
     ("read", 0),
@@ -337,6 +341,8 @@ pub(crate) const SYSCALLS: &[(&str, i64)] = &[
     ("statx", 332),
     ("io_pgetevents", 333),
     ("rseq", 334),
+    ("uretprobe", 335),
+    ("uprobe", 336),
     ("pidfd_send_signal", 424),
     ("io_uring_setup", 425),
     ("io_uring_enter", 426),
@@ -364,4 +370,36 @@ pub(crate) const SYSCALLS: &[(&str, i64)] = &[
     ("process_mrelease", 448),
     ("futex_waitv", 449),
     ("set_mempolicy_home_node", 450),
+    ("cachestat", 451),
+    ("fchmodat2", 452),
+    ("map_shadow_stack", 453),
+    ("futex_wake", 454),
+    ("futex_wait", 455),
+    ("futex_requeue", 456),
+    ("statmount", 457),
+    ("listmount", 458),
+    ("lsm_get_self_attr", 459),
+    ("lsm_set_self_attr", 460),
+    ("lsm_list_modules", 461),
+    ("mseal", 462),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
+    ("open_tree_attr", 467),
+    ("file_getattr", 468),
+    ("file_setattr", 469),
 ];
+
+/// The highest number in [`SYSCALLS`]; anything above is newer than this table.
+pub(crate) const MAX_KNOWN: i64 = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < SYSCALLS.len() {
+        if SYSCALLS[i].1 > max {
+            max = SYSCALLS[i].1;
+        }
+        i += 1;
+    }
+    max
+};

@@ -1,0 +1,268 @@
+//! Lending the box and rw binds to a run without ever giving the program a host path.
+//!
+//! As root, a run gets one size-limited tmpfs (`fsopen`/`fsmount`, a detached mount only the
+//! runner holds by fd): the host directories' contents are copied into it before the run,
+//! clones of its subtrees are moved onto /box and the rw bind targets inside the sandbox,
+//! and after every process of the run is gone its content is mirrored back into the host
+//! directories through fds opened before the run. So:
+//! - no host path's owner or mode ever changes, and nothing is resolved by name under a
+//!   lent directory after the program ran (a planted symlink leads nowhere);
+//! - the program's files are created in the tmpfs, owned by its unprivileged per-run host
+//!   id, never reachable by other host users while the run lasts; they reach the host
+//!   without setuid/setgid bits or group/other write, owned by the directory's owner (or by
+//!   the sandbox's base host id when the owner is root: never a root-owned file);
+//! - bytes and files are bounded by the tmpfs (`Limits::disk_bytes`, `disk_files`): past
+//!   them a write fails with ENOSPC and the run is `output_limit`; the pages are memory of
+//!   the run, charged to its cgroup;
+//! - each lent directory is locked (flock) for the run: two runs never share one.
+//!
+//! Rootless, the user's own directories are bound directly (the program runs as that user,
+//! so it gains nothing), and the disk budget is not enforced; `enforced` says so.
+
+use crate::config::RunConfig;
+use crate::scratch::{self, CopyError, CopyRules};
+use crate::sys;
+use crate::Error;
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// One host directory or file lent for the run.
+struct Item {
+    host_path: PathBuf,
+    /// Opened before the run: a directory (O_DIRECTORY|O_NOFOLLOW, flocked) or a file.
+    host: OwnedFd,
+    is_dir: bool,
+    /// Its name in the scratch tmpfs: `box`, `bind0`, ...
+    name: CString,
+    /// Owner of what the copy-back creates.
+    owner: (u32, u32),
+}
+
+/// The run's scratch tmpfs and what is lent through it.
+pub(crate) struct Lent {
+    scratch: OwnedFd,
+    items: Vec<Item>,
+    /// Detached clones of each item's subtree, in order: the box first, then rw binds.
+    pub mounts: Vec<OwnedFd>,
+    disk_bytes: u64,
+    disk_files: u64,
+}
+
+/// Opens and locks a lent host path. Directories are locked with flock so that a second
+/// run on the same directory is refused instead of interleaved.
+pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, bool), Error> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::config("path with a NUL byte"))?;
+    // SAFETY: open reads the NUL-terminated path; the result is checked.
+    let fd = unsafe {
+        libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+    };
+    if fd < 0 {
+        return Err(Error::io(format!("open {}", path.display()), std::io::Error::last_os_error()));
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let meta =
+        File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?).metadata().map_err(|e| Error::io("fstat", e))?;
+    // SAFETY: flock on an fd we own; no memory is involved.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Error::Busy(format!("{} is in use by another run", path.display())));
+    }
+    Ok((fd, meta.is_dir()))
+}
+
+fn owner_of(fd: &OwnedFd, base_id: u32) -> Result<(u32, u32), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?).metadata().map_err(|e| Error::io("fstat", e))?;
+    Ok(if meta.uid() == 0 { (base_id, base_id) } else { (meta.uid(), meta.gid()) })
+}
+
+fn copy_error(what: &Path, e: CopyError) -> Error {
+    Error::config(format!("lending {}: {e}", what.display()))
+}
+
+impl Lent {
+    /// Makes the scratch tmpfs, fills it from the host, and clones the mounts to move in.
+    /// `run_id` owns everything inside (the program's host id for this run).
+    pub(crate) fn prepare(cfg: &RunConfig, run_id: u32) -> Result<Lent, Error> {
+        let disk_bytes = cfg.limits.effective_disk_bytes();
+        let disk_files = cfg.limits.effective_disk_files();
+        let n_items = 1 + cfg.binds.iter().filter(|b| b.writable).count() as u64;
+        let scratch = sys::detached_tmpfs(
+            &[
+                ("size", disk_bytes.to_string()),
+                // The root and each item's own entry come on top of the program's files.
+                ("nr_inodes", (disk_files + 1 + n_items).to_string()),
+                ("mode", "0700".into()),
+                ("uid", run_id.to_string()),
+                ("gid", run_id.to_string()),
+            ],
+            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        )?;
+        let rules =
+            CopyRules { uid: run_id, gid: run_id, max_bytes: disk_bytes, max_files: disk_files, max_depth: 256 };
+        let mut items = Vec::new();
+        let mut mounts = Vec::new();
+        let box_name = CString::from(c"box");
+        match &cfg.box_dir {
+            Some(dir) => {
+                let (host, _) = open_locked(dir)?;
+                let owner = owner_of(&host, cfg.host_id)?;
+                items.push(Item { host_path: dir.clone(), host, is_dir: true, name: box_name, owner });
+            }
+            None => {
+                make_dir(&scratch, &box_name, run_id)?;
+                mounts.push(sys::clone_tree(&scratch, &box_name)?);
+            }
+        }
+        for (i, b) in cfg.binds.iter().filter(|b| b.writable).enumerate() {
+            let (host, is_dir) = open_locked(&b.src)?;
+            let owner = owner_of(&host, cfg.host_id)?;
+            let name = CString::new(format!("bind{i}")).expect("no NUL in a number");
+            items.push(Item { host_path: b.src.clone(), host, is_dir, name, owner });
+        }
+        let mut copied_bytes = 0;
+        let mut copied_files = 0;
+        for item in &items {
+            let left = CopyRules {
+                max_bytes: rules.max_bytes.saturating_sub(copied_bytes),
+                max_files: rules.max_files.saturating_sub(copied_files),
+                ..rules
+            };
+            let stats = if item.is_dir {
+                make_dir(&scratch, &item.name, run_id)?;
+                let dst = open_dir_at(&scratch, &item.name)?;
+                scratch::copy_in(item.host.as_fd(), dst.as_fd(), &left)
+            } else {
+                scratch::copy_file_in(
+                    item.host.as_fd(),
+                    scratch.as_fd(),
+                    OsStr::from_bytes(item.name.as_bytes()),
+                    &left,
+                )
+            }
+            .map_err(|e| copy_error(&item.host_path, e))?;
+            copied_bytes += stats.bytes;
+            copied_files += stats.files + stats.dirs + stats.symlinks;
+            if item.is_dir {
+                // The box's root keeps the mode the program can write in.
+                fchmodat(&scratch, &item.name, 0o755)?;
+            }
+        }
+        for item in &items {
+            mounts.push(sys::clone_tree(&scratch, &item.name)?);
+        }
+        Ok(Lent { scratch, items, mounts, disk_bytes, disk_files })
+    }
+
+    /// The raw fds of the detached mounts, in the order `plan` names them.
+    pub(crate) fn mount_fds(&self) -> Vec<RawFd> {
+        self.mounts.iter().map(|m| m.as_raw_fd()).collect()
+    }
+
+    /// Whether the run used up the tmpfs's bytes or files.
+    pub(crate) fn exhausted(&self) -> Option<String> {
+        // SAFETY: statvfs is plain data; fstatvfs fills it from an fd we own.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: see above; `st` is valid for writes.
+        if unsafe { libc::fstatvfs(self.scratch.as_raw_fd(), &mut st) } != 0 {
+            return None;
+        }
+        if st.f_bavail == 0 {
+            Some(format!("the box reached its disk budget of {} bytes", self.disk_bytes))
+        } else if st.f_favail == 0 {
+            Some(format!("the box reached its budget of {} files", self.disk_files))
+        } else {
+            None
+        }
+    }
+
+    /// Whether a regular file in the scratch reached `limit` bytes (RLIMIT_FSIZE).
+    pub(crate) fn has_file_of(&self, limit: u64) -> bool {
+        // The mount fd is O_PATH: the walk needs a readable directory fd of the same root.
+        let Ok(root) = open_dir_at(&self.scratch, &CString::from(c".")) else { return false };
+        scratch::largest_file(root.as_fd()).is_some_and(|s| s >= limit)
+    }
+
+    /// Mirrors what the program left back to the host. Runs only once every process of the
+    /// run is gone; goes through the fds opened before the run.
+    pub(crate) fn write_back(&self) -> Result<(), String> {
+        for item in &self.items {
+            let rules = CopyRules {
+                uid: item.owner.0,
+                gid: item.owner.1,
+                max_bytes: self.disk_bytes,
+                max_files: self.disk_files,
+                max_depth: 256,
+            };
+            let result = if item.is_dir {
+                let src = open_dir_at(&self.scratch, &item.name).map_err(|e| e.to_string())?;
+                scratch::mirror_out(src.as_fd(), item.host.as_fd(), &rules)
+            } else {
+                let host_rw = reopen_rw(&item.host).map_err(|e| e.to_string())?;
+                scratch::mirror_file_out(
+                    self.scratch.as_fd(),
+                    OsStr::from_bytes(item.name.as_bytes()),
+                    host_rw.as_fd(),
+                    &rules,
+                )
+            };
+            result.map_err(|e| format!("copying {} back: {e}", item.host_path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn make_dir(dir: &OwnedFd, name: &CString, id: u32) -> Result<(), Error> {
+    // SAFETY: mkdirat/fchownat read the NUL-terminated name relative to `dir`; checked.
+    unsafe {
+        if libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) != 0 {
+            return Err(Error::io(format!("mkdir {name:?} in the scratch tmpfs"), std::io::Error::last_os_error()));
+        }
+        if libc::fchownat(dir.as_raw_fd(), name.as_ptr(), id, id, libc::AT_SYMLINK_NOFOLLOW) != 0 {
+            return Err(Error::io(format!("chown {name:?} in the scratch tmpfs"), std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn fchmodat(dir: &OwnedFd, name: &CString, mode: u32) -> Result<(), Error> {
+    // SAFETY: fchmodat reads the NUL-terminated name relative to `dir`; the entry is a
+    // directory the runner just made in its own tmpfs, before the program exists.
+    if unsafe { libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), mode, 0) } != 0 {
+        return Err(Error::io(format!("chmod {name:?} in the scratch tmpfs"), std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn open_dir_at(dir: &OwnedFd, name: &CString) -> Result<OwnedFd, Error> {
+    // SAFETY: openat reads the NUL-terminated name relative to `dir`; checked.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(Error::io(format!("open {name:?} in the scratch tmpfs"), std::io::Error::last_os_error()));
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A writable fd of the same host file, through /proc/self/fd (no path lookup of the file's
+/// name: the magic link leads to the very inode opened before the run).
+fn reopen_rw(fd: &OwnedFd) -> Result<OwnedFd, Error> {
+    let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number");
+    // SAFETY: open reads the NUL-terminated path; checked.
+    let n = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY) };
+    if n < 0 {
+        return Err(Error::io("reopen a lent file for writing", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}

@@ -1,0 +1,1319 @@
+//! Copying a host directory into the run's scratch tmpfs before the run ("copy-in") and
+//! mirroring the tmpfs back onto the host directory after it ("copy-out").
+//!
+//! At copy-out time the tmpfs is entirely the hostile program's work, and the host side may
+//! hold whatever a previous run or the user left there. So nothing here ever resolves a path:
+//! every step is one `*at` call on a directory fd with a single-component name, symlinks are
+//! never followed (`O_NOFOLLOW`, `AT_SYMLINK_NOFOLLOW`, `O_DIRECTORY|O_NOFOLLOW` for
+//! directories), and existing destination files are never written through: a differing entry
+//! is unlinked and created anew with `O_CREAT|O_EXCL`. (The one exception is `mirror_file_out`,
+//! whose destination is the lent host file itself, held by fd.)
+//!
+//! What is copied: directories, regular files (sparse-aware: only data ranges are written, so
+//! holes cost nothing and stay holes), symlinks (recreated with the same target) and hardlinks
+//! within one walk. Fifos, sockets and devices are skipped and counted, and so is anything on
+//! another filesystem than the walk's root (a mount inside the tree is never crossed).
+//!
+//! Every created entry is owned by `CopyRules::uid/gid`, keeps the source's atime and mtime to
+//! the nanosecond, and gets the source's mode masked with 0o777 on copy-in and 0o755 on
+//! copy-out: never a setuid, setgid or sticky bit, and on the host no group or other write.
+//!
+//! Limits: `max_bytes` counts data bytes written, `max_files` counts created entries (files,
+//! hardlinks, directories and symlinks; entries left alone on copy-out cost nothing), and
+//! `max_depth` is how many directory levels below the root may exist (a directory directly in
+//! the root is level 1). A limit stops the walk with `CopyError::Budget` before it is exceeded;
+//! the partial result still obeys every rule above. Each directory level holds two fds open
+//! and a 16 KiB buffer, so `max_depth` must stay well below RLIMIT_NOFILE / 2.
+
+// Some of `CopyStats` is only read by the tests (callers may log it), and while the runner is
+// being wired to this module not every function has a caller yet.
+#![cfg_attr(not(test), allow(dead_code))]
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags, Whence};
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Who owns what the copy creates, and how much it may write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CopyRules {
+    /// Owner of every created entry.
+    pub uid: u32,
+    /// Group of every created entry.
+    pub gid: u32,
+    /// Data bytes the walk may write (holes are free).
+    pub max_bytes: u64,
+    /// Entries the walk may create (files, hardlinks, directories, symlinks).
+    pub max_files: u64,
+    /// Directory levels below the root.
+    pub max_depth: u32,
+}
+
+/// What one walk did. `files`, `dirs` and `symlinks` count created entries (a hardlink is a
+/// file); entries left alone on copy-out are not counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct CopyStats {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Data bytes written.
+    pub bytes: u64,
+    /// Source entries not copied: fifos, sockets, devices, other filesystems, vanished ones.
+    pub skipped: u64,
+    /// Destination entries unlinked (copy-out only), subtree contents included.
+    pub removed: u64,
+    /// Entries whose source mode had a setuid or setgid bit, dropped in the copy.
+    pub stripped_setid: u64,
+}
+
+/// Why a walk stopped. Paths are relative to the walked roots ("." for a root itself).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CopyError {
+    /// A system call failed.
+    #[error("{op} {path:?}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Going on would exceed `max_bytes` ("bytes"), `max_files` ("files") or `max_depth`
+    /// ("depth").
+    #[error("copy limit reached: more than {limit} {what}")]
+    Budget { what: &'static str, limit: u64 },
+}
+
+/// Copies the tree under `src` into `dst` (an empty directory). Used for copy-in.
+///
+/// Both fds must be directories opened for reading (not `O_PATH`). `dst` itself also gets the
+/// owner, the masked mode and the times of `src`, since the program works in it.
+pub(crate) fn copy_in(src: BorrowedFd, dst: BorrowedFd, rules: &CopyRules) -> Result<CopyStats, CopyError> {
+    let mut walk = Walk::tree(rules, false, src, dst)?;
+    let st = fstat(src).map_err(|e| walk.fail("fstat", e))?;
+    walk.fill(src, dst, 0)?;
+    nix::unistd::fchown(dst.as_raw_fd(), Some(Uid::from_raw(rules.uid)), Some(Gid::from_raw(rules.gid)))
+        .map_err(|e| walk.fail("fchown", e))?;
+    walk.finish(dst, &st)?;
+    Ok(walk.stats)
+}
+
+/// Makes `dst` (the host directory) mirror `src` (the tmpfs after the run): entries missing in
+/// src are removed from dst (recursively, safely), entries that differ are replaced, identical
+/// regular files (same size and mtime, nanoseconds) are left alone (not rewritten). Used for
+/// copy-out.
+///
+/// A regular file is left alone only if its owner and mode are already what the copy would
+/// give and its link structure matches, so an existing inode is never modified. `dst`'s own
+/// owner, mode and times are left as they are: it is the user's directory.
+pub(crate) fn mirror_out(src: BorrowedFd, dst: BorrowedFd, rules: &CopyRules) -> Result<CopyStats, CopyError> {
+    let mut walk = Walk::tree(rules, true, src, dst)?;
+    walk.fill(src, dst, 0)?;
+    Ok(walk.stats)
+}
+
+/// Copies one regular file (for rw file binds): src file fd → dst dir + name.
+///
+/// `name` must be a single component. The offset of `src` is moved (data is read at explicit
+/// offsets).
+pub(crate) fn copy_file_in(
+    src: BorrowedFd,
+    dst_dir: BorrowedFd,
+    name: &OsStr,
+    rules: &CopyRules,
+) -> Result<CopyStats, CopyError> {
+    let mut walk = Walk::new(rules, false, 0, 0, None);
+    let name = walk.component(name)?;
+    let st = fstat(src).map_err(|e| walk.fail("fstat", e))?;
+    if !is(&st, libc::S_IFREG) {
+        return Err(walk.fail("copy", io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    walk.need_entry()?;
+    let dst = open_at(dst_dir, &name, new_file_flags(), 0o600).map_err(|e| walk.fail("create", e))?;
+    walk.stats.files += 1;
+    walk.write_file(src, dst.as_fd(), &st)?;
+    Ok(walk.stats)
+}
+
+/// Mirrors one regular file of the tmpfs (`src_dir` + `name`) onto the host file `dst`, which
+/// was opened for writing (not `O_APPEND`) before the run.
+///
+/// `dst` is the lent host file itself, so it is rewritten in place (the only way: it is held
+/// by fd) and keeps its owner and mode, except that a setuid/setgid bit is dropped when its
+/// content is rewritten (as the kernel does when an unprivileged writer writes). Unchanged
+/// content (same size and mtime) is not touched at all. If the program removed the file or put
+/// something else than a regular file there, `dst` is left as it was and `skipped` is 1. The
+/// byte budget is checked before `dst` is touched.
+pub(crate) fn mirror_file_out(
+    src_dir: BorrowedFd,
+    name: &OsStr,
+    dst: BorrowedFd,
+    rules: &CopyRules,
+) -> Result<CopyStats, CopyError> {
+    let mut walk = Walk::new(rules, true, 0, 0, None);
+    let name = walk.component(name)?;
+    let src = match open_at(src_dir, &name, src_file_flags(), 0) {
+        Ok(fd) => fd,
+        Err(e) if vanished_file(e) => {
+            walk.stats.skipped += 1;
+            return Ok(walk.stats);
+        }
+        Err(e) => return Err(walk.fail("open", e)),
+    };
+    let st = fstat(src.as_fd()).map_err(|e| walk.fail("fstat", e))?;
+    if !is(&st, libc::S_IFREG) {
+        walk.stats.skipped += 1;
+        return Ok(walk.stats);
+    }
+    let old = fstat(dst).map_err(|e| walk.fail("fstat host file", e))?;
+    if !is(&old, libc::S_IFREG) {
+        return Err(walk.fail("mirror", io::Error::new(io::ErrorKind::InvalidInput, "host side is not a regular file")));
+    }
+    if same_content(&st, &old) {
+        return Ok(walk.stats);
+    }
+    let mut data = 0u64;
+    for range in DataRanges::new(src.as_fd(), st.st_size) {
+        let (start, end) = range.map_err(|e| walk.fail("lseek", e))?;
+        data += (end - start) as u64;
+    }
+    walk.need_bytes(data)?;
+    walk.need_entry()?;
+    nix::unistd::ftruncate(dst, 0).map_err(|e| walk.fail("ftruncate", e))?;
+    walk.stats.files += 1;
+    walk.copy_data(src.as_fd(), dst, &st)?;
+    if old.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0 {
+        walk.stats.stripped_setid += 1;
+        let mode = old.st_mode & 0o1777;
+        nix::sys::stat::fchmod(dst.as_raw_fd(), Mode::from_bits_truncate(mode)).map_err(|e| walk.fail("fchmod", e))?;
+    }
+    let (atime, mtime) = times(&st);
+    nix::sys::stat::futimens(dst.as_raw_fd(), &atime, &mtime).map_err(|e| walk.fail("futimens", e))?;
+    Ok(walk.stats)
+}
+
+/// How deep `largest_file` looks.
+const LARGEST_DEPTH: u32 = 256;
+
+/// The size of the largest regular file under the directory `d` (opened for reading), or None
+/// when there is none or `d` cannot be read. Best effort, for reporting: symlinks are not
+/// followed, other filesystems not entered, unreadable entries passed over, and nothing deeper
+/// than 256 directory levels is looked at.
+pub(crate) fn largest_file(d: BorrowedFd) -> Option<u64> {
+    let dev = fstat(d).ok()?.st_dev;
+    let mut largest = None;
+    largest_under(d, dev, 0, &mut largest);
+    largest
+}
+
+/// `largest_file` of the directory at `d` (its last component is not followed).
+pub(crate) fn largest_file_in(d: &Path) -> Option<u64> {
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(d)
+        .ok()?;
+    largest_file(dir.as_fd())
+}
+
+fn largest_under(dir: BorrowedFd, dev: u64, depth: u32, largest: &mut Option<u64>) {
+    let Ok(mut names) = Names::start(dir) else { return };
+    while let Ok(Some(name)) = names.next(dir) {
+        let Ok(st) = lstat_at(dir, &name) else { continue };
+        if st.st_dev != dev {
+            continue;
+        }
+        if is(&st, libc::S_IFREG) {
+            *largest = (*largest).max(Some(st.st_size as u64));
+        } else if is(&st, libc::S_IFDIR) && depth < LARGEST_DEPTH {
+            if let Ok(sub) = open_at(dir, &name, dir_flags(), 0) {
+                largest_under(sub.as_fd(), dev, depth + 1, largest);
+            }
+        }
+    }
+}
+
+/// The first copy of a source inode with several links, for the next names to link to.
+#[derive(Clone)]
+struct Linked {
+    /// Path of the first copy from the destination root, one component each.
+    at: Vec<CString>,
+    /// (st_dev, st_ino) of the first copy.
+    inode: (u64, u64),
+}
+
+struct Walk<'a> {
+    rules: &'a CopyRules,
+    /// mirror_out: reconcile with an existing destination, mask modes with 0o755.
+    out: bool,
+    mask: u32,
+    stats: CopyStats,
+    src_dev: u64,
+    dst_dev: u64,
+    dst_root: Option<BorrowedFd<'a>>,
+    links: HashMap<(u64, u64), Linked>,
+    /// Path of the entry being worked on, for errors and hardlinks.
+    comps: Vec<CString>,
+    /// copy_file_range still worth trying.
+    cfr: bool,
+    buf: Vec<u8>,
+}
+
+const BUF_LEN: usize = 256 << 10;
+const CFR_CHUNK: i64 = 1 << 30;
+
+fn dir_flags() -> OFlag {
+    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+fn src_file_flags() -> OFlag {
+    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC
+}
+
+fn new_file_flags() -> OFlag {
+    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+fn open_at(dir: BorrowedFd, name: &CStr, flags: OFlag, mode: u32) -> nix::Result<OwnedFd> {
+    let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags, Mode::from_bits_truncate(mode))?;
+    // SAFETY: openat just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn lstat_at(dir: BorrowedFd, name: &CStr) -> nix::Result<FileStat> {
+    nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+}
+
+fn fstat(fd: BorrowedFd) -> nix::Result<FileStat> {
+    nix::sys::stat::fstat(fd.as_raw_fd())
+}
+
+fn is(st: &FileStat, kind: libc::mode_t) -> bool {
+    st.st_mode & libc::S_IFMT == kind
+}
+
+fn is_dot(name: &CStr) -> bool {
+    matches!(name.to_bytes(), b"." | b"..")
+}
+
+fn times(st: &FileStat) -> (TimeSpec, TimeSpec) {
+    (TimeSpec::new(st.st_atime, st.st_atime_nsec), TimeSpec::new(st.st_mtime, st.st_mtime_nsec))
+}
+
+fn same_content(src: &FileStat, dst: &FileStat) -> bool {
+    src.st_size == dst.st_size && src.st_mtime == dst.st_mtime && src.st_mtime_nsec == dst.st_mtime_nsec
+}
+
+/// open() errors meaning "not a regular file any more" (or gone): skip, not fail.
+fn vanished_file(e: Errno) -> bool {
+    matches!(e, Errno::ENOENT | Errno::ELOOP | Errno::ENXIO | Errno::ENODEV | Errno::EAGAIN)
+}
+
+/// The names in a directory, read with getdents64 from the directory fd passed to each
+/// `next` (always the same one), "." and ".." left out.
+struct Names {
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    end: bool,
+}
+
+/// Offsets in a `struct linux_dirent64`: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+const DIRENT_RECLEN: usize = 16;
+const DIRENT_NAME: usize = 19;
+
+impl Names {
+    /// Rewinds `dir` (a directory opened for reading) to its first entry.
+    fn start(dir: BorrowedFd) -> io::Result<Names> {
+        nix::unistd::lseek(dir.as_raw_fd(), 0, Whence::SeekSet)?;
+        Ok(Names { buf: vec![0; 16 << 10], pos: 0, len: 0, end: false })
+    }
+
+    fn next(&mut self, dir: BorrowedFd) -> io::Result<Option<CString>> {
+        loop {
+            if self.pos < self.len {
+                let rest = &self.buf[self.pos..self.len];
+                let reclen = match rest.get(DIRENT_RECLEN..DIRENT_RECLEN + 2) {
+                    Some(b) => usize::from(u16::from_ne_bytes([b[0], b[1]])),
+                    None => return Err(Errno::EIO.into()),
+                };
+                let name = match rest.get(DIRENT_NAME..reclen).map(CStr::from_bytes_until_nul) {
+                    Some(Ok(name)) if !name.is_empty() => name,
+                    _ => return Err(Errno::EIO.into()),
+                };
+                self.pos += reclen;
+                if is_dot(name) {
+                    continue;
+                }
+                return Ok(Some(name.to_owned()));
+            }
+            if self.end {
+                return Ok(None);
+            }
+            // SAFETY: getdents64 writes at most `buf.len()` bytes into `buf`, which we own.
+            let n =
+                unsafe { libc::syscall(libc::SYS_getdents64, dir.as_raw_fd(), self.buf.as_mut_ptr(), self.buf.len()) };
+            match n {
+                0 => self.end = true,
+                n if n > 0 => (self.pos, self.len) = (0, n as usize),
+                _ if Errno::last() == Errno::EINTR => {}
+                _ => return Err(io::Error::last_os_error()),
+            }
+        }
+    }
+}
+
+/// The data ranges [start, end) of a file up to `size`, by SEEK_DATA / SEEK_HOLE (the whole
+/// file when the filesystem cannot tell).
+struct DataRanges<'f> {
+    fd: BorrowedFd<'f>,
+    size: i64,
+    off: i64,
+    seek: bool,
+}
+
+impl<'f> DataRanges<'f> {
+    fn new(fd: BorrowedFd<'f>, size: i64) -> Self {
+        DataRanges { fd, size, off: 0, seek: true }
+    }
+}
+
+impl Iterator for DataRanges<'_> {
+    type Item = io::Result<(i64, i64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.off >= self.size {
+            return None;
+        }
+        let fd = self.fd.as_raw_fd();
+        let mut start = self.off;
+        if self.seek {
+            match nix::unistd::lseek(fd, self.off, Whence::SeekData) {
+                Ok(s) => start = s,
+                Err(Errno::ENXIO) => {
+                    self.off = self.size;
+                    return None;
+                }
+                Err(Errno::EINVAL | Errno::EOPNOTSUPP) => self.seek = false,
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        if start >= self.size {
+            self.off = self.size;
+            return None;
+        }
+        let mut end = self.size;
+        if self.seek {
+            match nix::unistd::lseek(fd, start, Whence::SeekHole) {
+                Ok(h) if h > start => end = h.min(self.size),
+                Ok(_) | Err(Errno::ENXIO | Errno::EINVAL | Errno::EOPNOTSUPP) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        self.off = end;
+        Some(Ok((start, end)))
+    }
+}
+
+impl<'a> Walk<'a> {
+    fn new(rules: &'a CopyRules, out: bool, src_dev: u64, dst_dev: u64, dst_root: Option<BorrowedFd<'a>>) -> Self {
+        Walk {
+            rules,
+            out,
+            mask: if out { 0o755 } else { 0o777 },
+            stats: CopyStats::default(),
+            src_dev,
+            dst_dev,
+            dst_root,
+            links: HashMap::new(),
+            comps: Vec::new(),
+            cfr: true,
+            buf: Vec::new(),
+        }
+    }
+
+    fn tree(rules: &'a CopyRules, out: bool, src: BorrowedFd<'a>, dst: BorrowedFd<'a>) -> Result<Self, CopyError> {
+        let mut walk = Walk::new(rules, out, 0, 0, Some(dst));
+        walk.src_dev = fstat(src).map_err(|e| walk.fail("fstat", e))?.st_dev;
+        walk.dst_dev = fstat(dst).map_err(|e| walk.fail("fstat", e))?.st_dev;
+        Ok(walk)
+    }
+
+    fn rel(&self) -> PathBuf {
+        if self.comps.is_empty() {
+            return PathBuf::from(".");
+        }
+        self.comps.iter().map(|c| OsStr::from_bytes(c.to_bytes())).collect()
+    }
+
+    fn fail(&self, op: &'static str, e: impl Into<io::Error>) -> CopyError {
+        CopyError::Io { op, path: self.rel(), source: e.into() }
+    }
+
+    /// `name` as one path component, pushed as the current path.
+    fn component(&mut self, name: &OsStr) -> Result<CString, CopyError> {
+        let bytes = name.as_bytes();
+        let bad = bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/');
+        let c = CString::new(bytes).ok().filter(|_| !bad).ok_or_else(|| {
+            self.fail("name", io::Error::new(io::ErrorKind::InvalidInput, "not a single path component"))
+        })?;
+        self.comps.push(c.clone());
+        Ok(c)
+    }
+
+    fn need_entry(&self) -> Result<(), CopyError> {
+        let created = self.stats.files + self.stats.dirs + self.stats.symlinks;
+        if created >= self.rules.max_files {
+            return Err(CopyError::Budget { what: "files", limit: self.rules.max_files });
+        }
+        Ok(())
+    }
+
+    fn need_bytes(&self, n: u64) -> Result<(), CopyError> {
+        if self.stats.bytes.saturating_add(n) > self.rules.max_bytes {
+            return Err(CopyError::Budget { what: "bytes", limit: self.rules.max_bytes });
+        }
+        Ok(())
+    }
+
+    fn need_depth(&self, depth: u32) -> Result<(), CopyError> {
+        if depth > self.rules.max_depth {
+            return Err(CopyError::Budget { what: "depth", limit: self.rules.max_depth.into() });
+        }
+        Ok(())
+    }
+
+    /// The mode a copy of `st` gets, counting a dropped setuid/setgid bit.
+    fn mode_of(&mut self, st: &FileStat) -> u32 {
+        if st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0 {
+            self.stats.stripped_setid += 1;
+        }
+        st.st_mode & self.mask
+    }
+
+    fn same_owner_mode(&self, src: &FileStat, dst: &FileStat) -> bool {
+        dst.st_uid == self.rules.uid && dst.st_gid == self.rules.gid && dst.st_mode & 0o7777 == src.st_mode & self.mask
+    }
+
+    /// Worth copying: a directory, regular file or symlink on the source's filesystem.
+    fn copyable(&self, st: &FileStat) -> bool {
+        st.st_dev == self.src_dev && (is(st, libc::S_IFDIR) || is(st, libc::S_IFREG) || is(st, libc::S_IFLNK))
+    }
+
+    fn chown(&self, fd: BorrowedFd) -> Result<(), CopyError> {
+        nix::unistd::fchown(fd.as_raw_fd(), Some(Uid::from_raw(self.rules.uid)), Some(Gid::from_raw(self.rules.gid)))
+            .map_err(|e| self.fail("fchown", e))
+    }
+
+    /// Final mode, then times (last, since every change before moves them).
+    fn finish(&mut self, fd: BorrowedFd, st: &FileStat) -> Result<(), CopyError> {
+        let mode = self.mode_of(st);
+        nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).map_err(|e| self.fail("fchmod", e))?;
+        let (atime, mtime) = times(st);
+        nix::sys::stat::futimens(fd.as_raw_fd(), &atime, &mtime).map_err(|e| self.fail("futimens", e))
+    }
+
+    /// Copies every entry of the source directory `src` into `dst`, a directory at `depth`.
+    fn fill(&mut self, src: BorrowedFd, dst: BorrowedFd, depth: u32) -> Result<(), CopyError> {
+        if self.out {
+            self.remove_absent(src, dst, depth)?;
+        }
+        let mut names = Names::start(src).map_err(|e| self.fail("read directory", e))?;
+        while let Some(name) = names.next(src).map_err(|e| self.fail("read directory", e))? {
+            self.comps.push(name.clone());
+            let done = self.entry(src, dst, &name, depth + 1);
+            self.comps.pop();
+            done?;
+        }
+        Ok(())
+    }
+
+    /// One source entry at `depth` (its directory's depth + 1).
+    fn entry(&mut self, src: BorrowedFd, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<(), CopyError> {
+        let st = match lstat_at(src, name) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(self.fail("fstatat", e)),
+        };
+        if !self.copyable(&st) {
+            self.stats.skipped += 1;
+            Ok(())
+        } else if is(&st, libc::S_IFDIR) {
+            self.dir(src, dst, name, depth)
+        } else if is(&st, libc::S_IFREG) {
+            self.file(src, dst, name, depth)
+        } else {
+            self.symlink(src, dst, name, &st, depth)
+        }
+    }
+
+    /// What `dst` holds under `name` now (copy-out only; copy-in's destination is empty).
+    fn existing(&self, dst: BorrowedFd, name: &CStr) -> Result<Option<FileStat>, CopyError> {
+        if !self.out {
+            return Ok(None);
+        }
+        match lstat_at(dst, name) {
+            Ok(st) => Ok(Some(st)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(self.fail("fstatat destination", e)),
+        }
+    }
+
+    fn dir(&mut self, src: BorrowedFd, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<(), CopyError> {
+        self.need_depth(depth)?;
+        let from = match open_at(src, name, dir_flags(), 0) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(self.fail("open directory", e)),
+        };
+        let st = fstat(from.as_fd()).map_err(|e| self.fail("fstat", e))?;
+        if st.st_dev != self.src_dev {
+            self.stats.skipped += 1;
+            return Ok(());
+        }
+        let to = self.dst_dir(dst, name, depth)?;
+        self.fill(from.as_fd(), to.as_fd(), depth)?;
+        self.finish(to.as_fd(), &st)
+    }
+
+    /// The destination directory `name`, owned by the rules' ids and mode 0o700 until
+    /// `finish`: reused if copy-out finds one, else created.
+    fn dst_dir(&mut self, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<OwnedFd, CopyError> {
+        match self.existing(dst, name)? {
+            Some(old) if is(&old, libc::S_IFDIR) => {
+                let fd = open_at(dst, name, dir_flags(), 0).map_err(|e| self.fail("open destination directory", e))?;
+                let st = fstat(fd.as_fd()).map_err(|e| self.fail("fstat destination", e))?;
+                if st.st_dev != self.dst_dev {
+                    return Err(self.fail("enter destination directory", Errno::EXDEV));
+                }
+                self.chown(fd.as_fd())?;
+                nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::S_IRWXU).map_err(|e| self.fail("fchmod", e))?;
+                return Ok(fd);
+            }
+            Some(old) => self.remove(dst, name, &old, depth)?,
+            None => {}
+        }
+        self.need_entry()?;
+        nix::sys::stat::mkdirat(Some(dst.as_raw_fd()), name, Mode::S_IRWXU).map_err(|e| self.fail("mkdirat", e))?;
+        self.stats.dirs += 1;
+        let fd = open_at(dst, name, dir_flags(), 0).map_err(|e| self.fail("open new directory", e))?;
+        self.chown(fd.as_fd())?;
+        // The umask may have taken bits off 0o700.
+        nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::S_IRWXU).map_err(|e| self.fail("fchmod", e))?;
+        Ok(fd)
+    }
+
+    fn file(&mut self, src: BorrowedFd, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<(), CopyError> {
+        let from = match open_at(src, name, src_file_flags(), 0) {
+            Ok(fd) => fd,
+            Err(e) if vanished_file(e) => {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(self.fail("open", e)),
+        };
+        let st = fstat(from.as_fd()).map_err(|e| self.fail("fstat", e))?;
+        if !is(&st, libc::S_IFREG) || st.st_dev != self.src_dev {
+            self.stats.skipped += 1;
+            return Ok(());
+        }
+        let key = (st.st_dev, st.st_ino);
+        let mut old = self.existing(dst, name)?;
+        if st.st_nlink > 1 {
+            if let Some(first) = self.links.get(&key).cloned() {
+                if old.as_ref().is_some_and(|o| (o.st_dev, o.st_ino) == first.inode) {
+                    return Ok(());
+                }
+                if let Some(o) = old.take() {
+                    self.remove(dst, name, &o, depth)?;
+                }
+                if self.link(&first, dst, name)? {
+                    return Ok(());
+                }
+            }
+        }
+        if let Some(o) = old {
+            let unchanged = is(&o, libc::S_IFREG)
+                && o.st_dev == self.dst_dev
+                && same_content(&st, &o)
+                && self.same_owner_mode(&st, &o)
+                && (st.st_nlink > 1 || o.st_nlink == 1);
+            if unchanged {
+                self.remember(key, &st, &o);
+                return Ok(());
+            }
+            self.remove(dst, name, &o, depth)?;
+        }
+        self.need_entry()?;
+        let to = open_at(dst, name, new_file_flags(), 0o600).map_err(|e| self.fail("create", e))?;
+        self.stats.files += 1;
+        self.write_file(from.as_fd(), to.as_fd(), &st)?;
+        let made = fstat(to.as_fd()).map_err(|e| self.fail("fstat", e))?;
+        self.remember(key, &st, &made);
+        Ok(())
+    }
+
+    /// Notes `copy` as the first copy of the source inode `key`, if it has other names.
+    fn remember(&mut self, key: (u64, u64), src: &FileStat, copy: &FileStat) {
+        if src.st_nlink > 1 {
+            let first = Linked { at: self.comps.clone(), inode: (copy.st_dev, copy.st_ino) };
+            self.links.entry(key).or_insert(first);
+        }
+    }
+
+    /// Links `name` in `dst` to the first copy. False when that copy is not there any more or
+    /// cannot take another link: the caller copies instead.
+    fn link(&mut self, first: &Linked, dst: BorrowedFd, name: &CStr) -> Result<bool, CopyError> {
+        let (Some(root), Some((last, dirs))) = (self.dst_root, first.at.split_last()) else {
+            return Ok(false);
+        };
+        let mut parent: Option<OwnedFd> = None;
+        for dir in dirs {
+            let at = parent.as_ref().map_or(root, |fd| fd.as_fd());
+            match open_at(at, dir, dir_flags(), 0) {
+                Ok(fd) => parent = Some(fd),
+                Err(_) => return Ok(false),
+            }
+        }
+        let at = parent.as_ref().map_or(root, |fd| fd.as_fd());
+        match lstat_at(at, last) {
+            Ok(st) if is(&st, libc::S_IFREG) && (st.st_dev, st.st_ino) == first.inode => {}
+            _ => return Ok(false),
+        }
+        self.need_entry()?;
+        match nix::unistd::linkat(Some(at.as_raw_fd()), last.as_ref(), Some(dst.as_raw_fd()), name, AtFlags::empty()) {
+            Ok(()) => {
+                self.stats.files += 1;
+                Ok(true)
+            }
+            Err(Errno::EMLINK) => Ok(false),
+            Err(e) => Err(self.fail("linkat", e)),
+        }
+    }
+
+    /// Owner, data, size, mode, times: `dst` is a new regular file.
+    fn write_file(&mut self, src: BorrowedFd, dst: BorrowedFd, st: &FileStat) -> Result<(), CopyError> {
+        self.chown(dst)?;
+        self.copy_data(src, dst, st)?;
+        self.finish(dst, st)
+    }
+
+    /// The data ranges of `src` into the empty `dst`, then its size: holes stay holes.
+    fn copy_data(&mut self, src: BorrowedFd, dst: BorrowedFd, st: &FileStat) -> Result<(), CopyError> {
+        for range in DataRanges::new(src, st.st_size) {
+            let (start, end) = range.map_err(|e| self.fail("lseek", e))?;
+            self.need_bytes((end - start) as u64)?;
+            self.copy_range(src, dst, start, end)?;
+        }
+        nix::unistd::ftruncate(dst, st.st_size).map_err(|e| self.fail("ftruncate", e))
+    }
+
+    /// Copies bytes [start, end) to the same offsets, stopping early at the source's end.
+    fn copy_range(&mut self, src: BorrowedFd, dst: BorrowedFd, start: i64, end: i64) -> Result<(), CopyError> {
+        let mut off = start;
+        let mut cfr = self.cfr;
+        while off < end {
+            let len = (end - off).min(CFR_CHUNK) as usize;
+            if cfr {
+                let (mut off_in, mut off_out) = (off, off);
+                // SAFETY: both offsets point at locals that live across the call; the fds are
+                // borrowed for its duration.
+                let n = unsafe {
+                    libc::copy_file_range(src.as_raw_fd(), &mut off_in, dst.as_raw_fd(), &mut off_out, len, 0)
+                };
+                match Errno::result(n) {
+                    // Some filesystems say 0 instead of failing: let read() tell.
+                    Ok(0) => cfr = false,
+                    Ok(n) => {
+                        off += n as i64;
+                        self.stats.bytes += n as u64;
+                    }
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EXDEV | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::EBADF) => {
+                        cfr = false;
+                        self.cfr = false;
+                    }
+                    Err(e) => return Err(self.fail("copy_file_range", e)),
+                }
+                continue;
+            }
+            if self.buf.is_empty() {
+                self.buf = vec![0; BUF_LEN];
+            }
+            let len = len.min(BUF_LEN);
+            let n = match nix::sys::uio::pread(src, &mut self.buf[..len], off) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(self.fail("pread", e)),
+            };
+            let mut done = 0;
+            while done < n {
+                match nix::sys::uio::pwrite(dst, &self.buf[done..n], off + done as i64) {
+                    Ok(0) => return Err(self.fail("pwrite", io::Error::from(io::ErrorKind::WriteZero))),
+                    Ok(k) => done += k,
+                    Err(Errno::EINTR) => {}
+                    Err(e) => return Err(self.fail("pwrite", e)),
+                }
+            }
+            off += n as i64;
+            self.stats.bytes += n as u64;
+        }
+        Ok(())
+    }
+
+    fn symlink(
+        &mut self,
+        src: BorrowedFd,
+        dst: BorrowedFd,
+        name: &CStr,
+        st: &FileStat,
+        depth: u32,
+    ) -> Result<(), CopyError> {
+        let target = match nix::fcntl::readlinkat(Some(src.as_raw_fd()), name) {
+            Ok(t) => t,
+            Err(Errno::ENOENT | Errno::EINVAL) => {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(self.fail("readlinkat", e)),
+        };
+        if let Some(old) = self.existing(dst, name)? {
+            let same = is(&old, libc::S_IFLNK)
+                && old.st_uid == self.rules.uid
+                && old.st_gid == self.rules.gid
+                && nix::fcntl::readlinkat(Some(dst.as_raw_fd()), name).is_ok_and(|t| t == target);
+            if same {
+                return Ok(());
+            }
+            self.remove(dst, name, &old, depth)?;
+        }
+        self.need_entry()?;
+        nix::unistd::symlinkat(target.as_os_str(), Some(dst.as_raw_fd()), name)
+            .map_err(|e| self.fail("symlinkat", e))?;
+        self.stats.symlinks += 1;
+        let (uid, gid) = (Uid::from_raw(self.rules.uid), Gid::from_raw(self.rules.gid));
+        nix::unistd::fchownat(Some(dst.as_raw_fd()), name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| self.fail("fchownat", e))?;
+        let (atime, mtime) = times(st);
+        nix::sys::stat::utimensat(Some(dst.as_raw_fd()), name, &atime, &mtime, UtimensatFlags::NoFollowSymlink)
+            .map_err(|e| self.fail("utimensat", e))
+    }
+
+    /// Removes from `dst` every entry whose name `src` lacks or holds something not copied.
+    fn remove_absent(&mut self, src: BorrowedFd, dst: BorrowedFd, depth: u32) -> Result<(), CopyError> {
+        // Unlinking while reading a directory may hide entries from that read: go again until
+        // a pass finds nothing to remove.
+        loop {
+            let mut names = Names::start(dst).map_err(|e| self.fail("read destination directory", e))?;
+            let mut removed_any = false;
+            while let Some(name) = names.next(dst).map_err(|e| self.fail("read destination directory", e))? {
+                self.comps.push(name.clone());
+                let done = self.remove_if_absent(src, dst, &name, depth + 1);
+                self.comps.pop();
+                removed_any |= done?;
+            }
+            if !removed_any {
+                return Ok(());
+            }
+        }
+    }
+
+    fn remove_if_absent(
+        &mut self,
+        src: BorrowedFd,
+        dst: BorrowedFd,
+        name: &CStr,
+        depth: u32,
+    ) -> Result<bool, CopyError> {
+        let keep = match lstat_at(src, name) {
+            Ok(st) => self.copyable(&st),
+            Err(Errno::ENOENT) => false,
+            Err(e) => return Err(self.fail("fstatat", e)),
+        };
+        if keep {
+            return Ok(false);
+        }
+        match lstat_at(dst, name) {
+            Ok(old) => self.remove(dst, name, &old, depth).map(|()| true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(self.fail("fstatat destination", e)),
+        }
+    }
+
+    /// Unlinks `name` from `dst`; a directory with everything under it (a symlink is removed
+    /// as a link, never followed).
+    fn remove(&mut self, dst: BorrowedFd, name: &CStr, old: &FileStat, depth: u32) -> Result<(), CopyError> {
+        if is(old, libc::S_IFDIR) {
+            return self.remove_tree(dst, name, depth);
+        }
+        nix::unistd::unlinkat(Some(dst.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
+            .map_err(|e| self.fail("unlinkat", e))?;
+        self.stats.removed += 1;
+        Ok(())
+    }
+
+    fn remove_tree(&mut self, parent: BorrowedFd, name: &CStr, depth: u32) -> Result<(), CopyError> {
+        self.need_depth(depth)?;
+        let dir = open_at(parent, name, dir_flags(), 0).map_err(|e| self.fail("open directory to remove", e))?;
+        let st = fstat(dir.as_fd()).map_err(|e| self.fail("fstat", e))?;
+        if st.st_dev != self.dst_dev {
+            return Err(self.fail("remove directory", Errno::EXDEV));
+        }
+        loop {
+            let emptied = self.clear(dir.as_fd(), depth)?;
+            match nix::unistd::unlinkat(Some(parent.as_raw_fd()), name, UnlinkatFlags::RemoveDir) {
+                Ok(()) => {
+                    self.stats.removed += 1;
+                    return Ok(());
+                }
+                Err(Errno::ENOTEMPTY) if emptied > 0 => {}
+                Err(e) => return Err(self.fail("unlinkat directory", e)),
+            }
+        }
+    }
+
+    /// One pass removing every entry of `dir` (at `depth`); returns how many were removed.
+    fn clear(&mut self, dir: BorrowedFd, depth: u32) -> Result<u64, CopyError> {
+        let mut names = Names::start(dir).map_err(|e| self.fail("read directory", e))?;
+        let mut count = 0;
+        while let Some(name) = names.next(dir).map_err(|e| self.fail("read directory", e))? {
+            self.comps.push(name.clone());
+            let done = match lstat_at(dir, &name) {
+                Ok(old) => self.remove(dir, &name, &old, depth + 1).map(|()| 1),
+                Err(Errno::ENOENT) => Ok(0),
+                Err(e) => Err(self.fail("fstatat", e)),
+            };
+            self.comps.pop();
+            count += done?;
+        }
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{self, File};
+    use std::os::unix::fs::{symlink, FileExt, MetadataExt, PermissionsExt};
+
+    fn rules() -> CopyRules {
+        CopyRules {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            max_bytes: 1 << 40,
+            max_files: 1_000_000,
+            max_depth: 64,
+        }
+    }
+
+    fn dirfd(p: &Path) -> File {
+        File::open(p).unwrap()
+    }
+
+    fn chmod(p: &Path, mode: u32) {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    const SPARSE_OFF: u64 = 512 << 20;
+
+    /// The tree of the brief: nested dirs, content, an empty file, two symlinks, a fifo, a
+    /// sparse file, a hardlinked pair (across directories), a setuid file and a 0o777 file.
+    fn build_tree(root: &Path) {
+        fs::create_dir_all(root.join("a/b/c")).unwrap();
+        fs::write(root.join("top.txt"), b"top").unwrap();
+        fs::write(root.join("a/b/c/deep.txt"), b"deep content").unwrap();
+        fs::write(root.join("empty"), b"").unwrap();
+        symlink("/etc/passwd", root.join("passwd_link")).unwrap();
+        symlink("top.txt", root.join("a/rel_link")).unwrap();
+        nix::unistd::mkfifo(&root.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let sparse = File::create(root.join("sparse")).unwrap();
+        sparse.set_len(1 << 30).unwrap();
+        sparse.write_all_at(&[0xab; 4096], SPARSE_OFF).unwrap();
+        drop(sparse);
+        fs::write(root.join("hard1"), b"linked").unwrap();
+        fs::hard_link(root.join("hard1"), root.join("a/hard2")).unwrap();
+        fs::write(root.join("suid"), b"#!/bin/sh\n").unwrap();
+        chmod(&root.join("suid"), 0o4755);
+        fs::write(root.join("open"), b"x").unwrap();
+        chmod(&root.join("open"), 0o777);
+        chmod(&root.join("a/b"), 0o750);
+    }
+
+    fn check_common(src: &Path, dst: &Path) {
+        assert_eq!(fs::read(dst.join("top.txt")).unwrap(), b"top");
+        assert_eq!(fs::read(dst.join("a/b/c/deep.txt")).unwrap(), b"deep content");
+        assert_eq!(fs::metadata(dst.join("empty")).unwrap().len(), 0);
+        for (link, target) in [("passwd_link", "/etc/passwd"), ("a/rel_link", "top.txt")] {
+            assert!(fs::symlink_metadata(dst.join(link)).unwrap().file_type().is_symlink());
+            assert_eq!(fs::read_link(dst.join(link)).unwrap(), Path::new(target));
+        }
+        assert!(fs::symlink_metadata(dst.join("fifo")).is_err());
+        let sparse = fs::metadata(dst.join("sparse")).unwrap();
+        assert_eq!(sparse.len(), 1 << 30);
+        assert!(sparse.blocks() <= 64, "sparse copy uses {} blocks", sparse.blocks());
+        let mut buf = [0u8; 8192];
+        File::open(dst.join("sparse")).unwrap().read_exact_at(&mut buf, SPARSE_OFF - 4096).unwrap();
+        assert!(buf[..4096].iter().all(|&b| b == 0) && buf[4096..].iter().all(|&b| b == 0xab));
+        let (h1, h2) = (fs::metadata(dst.join("hard1")).unwrap(), fs::metadata(dst.join("a/hard2")).unwrap());
+        assert_eq!((h1.ino(), h1.nlink()), (h2.ino(), 2));
+        let (s, d) =
+            (fs::metadata(src.join("a/b/c/deep.txt")).unwrap(), fs::metadata(dst.join("a/b/c/deep.txt")).unwrap());
+        assert_eq!((s.mtime(), s.mtime_nsec()), (d.mtime(), d.mtime_nsec()));
+        let (s, d) = (fs::metadata(src.join("a/b")).unwrap(), fs::metadata(dst.join("a/b")).unwrap());
+        assert_eq!((s.mtime(), s.mtime_nsec()), (d.mtime(), d.mtime_nsec()));
+        let r = rules();
+        for p in ["top.txt", "a", "a/b", "sparse", "a/rel_link"] {
+            let m = fs::symlink_metadata(dst.join(p)).unwrap();
+            assert_eq!((m.uid(), m.gid()), (r.uid, r.gid), "{p}");
+        }
+        assert_eq!(mode(&dst.join("suid")), 0o755);
+        assert_eq!(mode(&dst.join("a/b")), 0o750);
+    }
+
+    #[test]
+    fn copy_in_tree() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        build_tree(src.path());
+        let stats = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        check_common(src.path(), dst.path());
+        assert_eq!(mode(&dst.path().join("open")), 0o777);
+        assert_eq!(mode(dst.path()), fs::metadata(src.path()).unwrap().mode() & 0o777);
+        assert_eq!(
+            stats,
+            CopyStats {
+                files: 8,
+                dirs: 3,
+                symlinks: 2,
+                bytes: 3 + 12 + 4096 + 6 + 10 + 1,
+                skipped: 1,
+                removed: 0,
+                stripped_setid: 1
+            }
+        );
+    }
+
+    #[test]
+    fn mirror_out_tree_then_unchanged() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        build_tree(src.path());
+        chmod(&src.path().join("a"), 0o777);
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        check_common(src.path(), dst.path());
+        assert_eq!(mode(&dst.path().join("open")), 0o755);
+        assert_eq!(mode(&dst.path().join("a")), 0o755);
+        assert_eq!((stats.files, stats.dirs, stats.symlinks, stats.skipped), (8, 3, 2, 1));
+        assert_eq!((stats.removed, stats.stripped_setid), (0, 1));
+
+        // Second time: nothing is rewritten, no inode changes.
+        let inodes = |d: &Path| -> Vec<u64> {
+            ["top.txt", "sparse", "a/hard2", "hard1", "a/b/c/deep.txt", "passwd_link"]
+                .iter()
+                .map(|p| fs::symlink_metadata(d.join(p)).unwrap().ino())
+                .collect()
+        };
+        let before = inodes(dst.path());
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        assert_eq!(inodes(dst.path()), before);
+        assert_eq!(stats, CopyStats { skipped: 1, ..CopyStats::default() });
+
+        // A changed file is replaced; the rest stays.
+        fs::write(src.path().join("top.txt"), b"changed!").unwrap();
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        assert_eq!(fs::read(dst.path().join("top.txt")).unwrap(), b"changed!");
+        assert_eq!((stats.files, stats.bytes, stats.removed), (1, 8, 1));
+        assert_eq!(inodes(dst.path())[1..], before[1..]);
+    }
+
+    #[test]
+    fn mirror_out_removes_absent_without_following() {
+        let (src, dst, outside) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(outside.path().join("precious"), b"keep me").unwrap();
+        fs::write(src.path().join("kept"), b"k").unwrap();
+        fs::create_dir_all(dst.path().join("gone/sub")).unwrap();
+        fs::write(dst.path().join("gone/sub/f"), b"f").unwrap();
+        symlink(outside.path(), dst.path().join("gone/sub/escape")).unwrap();
+        symlink(outside.path(), dst.path().join("escape_top")).unwrap();
+        fs::write(dst.path().join("stale"), b"s").unwrap();
+        // A fifo in src is not copied, so the dst file of that name goes too.
+        nix::unistd::mkfifo(&src.path().join("pipe"), Mode::from_bits_truncate(0o644)).unwrap();
+        fs::write(dst.path().join("pipe"), b"p").unwrap();
+
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        let mut left: Vec<_> = fs::read_dir(dst.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["kept"]);
+        assert_eq!(fs::read(outside.path().join("precious")).unwrap(), b"keep me");
+        // gone, gone/sub, gone/sub/f, gone/sub/escape, escape_top, stale, pipe
+        assert_eq!((stats.removed, stats.files, stats.skipped), (7, 1, 1));
+    }
+
+    #[test]
+    fn mirror_out_replaces_symlink_with_directory() {
+        let (src, dst, outside) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::create_dir(src.path().join("d")).unwrap();
+        fs::write(src.path().join("d/inner"), b"new").unwrap();
+        fs::write(outside.path().join("inner"), b"outside").unwrap();
+        symlink(outside.path(), dst.path().join("d")).unwrap();
+        // And the other way round: a dst directory where src has a file.
+        fs::write(src.path().join("f"), b"file").unwrap();
+        fs::create_dir(dst.path().join("f")).unwrap();
+        symlink(outside.path(), dst.path().join("f/link")).unwrap();
+
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        let d = fs::symlink_metadata(dst.path().join("d")).unwrap();
+        assert!(d.file_type().is_dir());
+        assert_eq!(fs::read(dst.path().join("d/inner")).unwrap(), b"new");
+        assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"file");
+        let mut left: Vec<_> = fs::read_dir(outside.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["inner"]);
+        assert_eq!(fs::read(outside.path().join("inner")).unwrap(), b"outside");
+        assert_eq!((stats.removed, stats.files, stats.dirs), (3, 2, 1));
+    }
+
+    #[test]
+    fn copy_does_not_follow_symlinked_directories() {
+        let (src, dst, outside) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        symlink(outside.path(), src.path().join("out")).unwrap();
+        let stats = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        assert!(fs::symlink_metadata(dst.path().join("out")).unwrap().file_type().is_symlink());
+        assert_eq!((stats.symlinks, stats.files, stats.bytes), (1, 0, 0));
+    }
+
+    fn three_mib(root: &Path) {
+        for i in 0..3 {
+            fs::write(root.join(format!("f{i}")), vec![7u8; 1 << 20]).unwrap();
+        }
+    }
+
+    #[test]
+    fn byte_budget() {
+        let r = CopyRules { max_bytes: 2 << 20, ..rules() };
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        three_mib(src.path());
+        let err = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap_err();
+        assert!(matches!(err, CopyError::Budget { what: "bytes", limit } if limit == 2 << 20), "{err}");
+        let written: u64 =
+            fs::read_dir(dst.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().blocks() * 512).sum();
+        assert!(written <= 2 << 20);
+
+        let out = tempfile::tempdir().unwrap();
+        let err = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap_err();
+        assert!(matches!(err, CopyError::Budget { what: "bytes", .. }), "{err}");
+        // Exactly at the limit is fine.
+        let r = CopyRules { max_bytes: 3 << 20, ..r };
+        let out = tempfile::tempdir().unwrap();
+        assert_eq!(mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap().bytes, 3 << 20);
+    }
+
+    #[test]
+    fn file_budget() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::create_dir(src.path().join("d")).unwrap();
+        for i in 0..10 {
+            fs::write(src.path().join(format!("d/f{i}")), b"x").unwrap();
+        }
+        let r = CopyRules { max_files: 5, ..rules() };
+        let err = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap_err();
+        assert!(matches!(err, CopyError::Budget { what: "files", limit: 5 }), "{err}");
+        assert_eq!(fs::read_dir(dst.path().join("d")).unwrap().count(), 4);
+        let r = CopyRules { max_files: 11, ..rules() };
+        let out = tempfile::tempdir().unwrap();
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        assert_eq!((stats.files, stats.dirs), (10, 1));
+    }
+
+    #[test]
+    fn depth_budget() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut p = src.path().to_path_buf();
+        for _ in 0..50 {
+            p.push("d");
+        }
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("bottom"), b"b").unwrap();
+        let r = CopyRules { max_depth: 10, ..rules() };
+        let err = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap_err();
+        assert!(matches!(err, CopyError::Budget { what: "depth", limit: 10 }), "{err}");
+        let err = mirror_out(dirfd(src.path()).as_fd(), dirfd(tempfile::tempdir().unwrap().path()).as_fd(), &r);
+        assert!(matches!(err, Err(CopyError::Budget { what: "depth", .. })));
+        let r = CopyRules { max_depth: 50, ..rules() };
+        let out = tempfile::tempdir().unwrap();
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        assert_eq!((stats.dirs, stats.files), (50, 1));
+        // And removing it again goes as deep.
+        fs::remove_dir_all(src.path().join("d")).unwrap();
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        assert_eq!(stats.removed, 51);
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn single_file_in_and_out() {
+        let (tmp, host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let host_file = host.path().join("data");
+        let f = File::create(&host_file).unwrap();
+        f.set_len(1 << 30).unwrap();
+        f.write_all_at(b"hello", SPARSE_OFF).unwrap();
+        drop(f);
+        chmod(&host_file, 0o2775);
+
+        let src = File::open(&host_file).unwrap();
+        let stats = copy_file_in(src.as_fd(), dirfd(tmp.path()).as_fd(), OsStr::new("data"), &rules()).unwrap();
+        // Data is found per filesystem block: the block holding "hello" is copied whole.
+        assert_eq!((stats.files, stats.bytes, stats.stripped_setid), (1, 4096, 1));
+        let m = fs::metadata(tmp.path().join("data")).unwrap();
+        assert_eq!((m.len(), m.mode() & 0o7777), (1 << 30, 0o775));
+        assert!(m.blocks() <= 64);
+
+        let open_host =
+            || fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOFOLLOW).open(&host_file).unwrap();
+        // Unchanged content: not touched at all.
+        let ino = fs::metadata(&host_file).unwrap().ino();
+        let stats =
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules()).unwrap();
+        assert_eq!(stats, CopyStats::default());
+        assert_eq!((mode(&host_file), fs::metadata(&host_file).unwrap().ino()), (0o2775, ino));
+
+        // Changed: rewritten in place (same inode), still sparse.
+        let f = fs::OpenOptions::new().write(true).open(tmp.path().join("data")).unwrap();
+        f.write_all_at(b"HELLO, world", SPARSE_OFF).unwrap();
+        drop(f);
+        let stats =
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules()).unwrap();
+        assert_eq!((stats.files, stats.bytes, stats.stripped_setid), (1, 4096, 1));
+        let m = fs::metadata(&host_file).unwrap();
+        // Same inode, same mode but for the setgid bit.
+        assert_eq!((m.ino(), m.len(), m.mode() & 0o7777), (ino, 1 << 30, 0o775));
+        assert!(m.blocks() <= 64);
+        let mut buf = [0u8; 12];
+        File::open(&host_file).unwrap().read_exact_at(&mut buf, SPARSE_OFF).unwrap();
+        assert_eq!(&buf, b"HELLO, world");
+        let (s, d) = (fs::metadata(tmp.path().join("data")).unwrap(), m);
+        assert_eq!((s.mtime(), s.mtime_nsec()), (d.mtime(), d.mtime_nsec()));
+
+        // Over budget: the host file is not touched.
+        fs::write(tmp.path().join("data"), b"much longer content").unwrap();
+        let r = CopyRules { max_bytes: 4, ..rules() };
+        let err = mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &r).unwrap_err();
+        assert!(matches!(err, CopyError::Budget { what: "bytes", .. }));
+        assert_eq!(fs::metadata(&host_file).unwrap().len(), 1 << 30);
+
+        // Replaced by a symlink in the tmpfs: skipped, host file left alone.
+        fs::remove_file(tmp.path().join("data")).unwrap();
+        symlink("/etc/passwd", tmp.path().join("data")).unwrap();
+        let stats =
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules()).unwrap();
+        assert_eq!(stats, CopyStats { skipped: 1, ..CopyStats::default() });
+        assert_eq!(fs::metadata(&host_file).unwrap().len(), 1 << 30);
+
+        // Names must be single components.
+        for bad in ["", ".", "..", "a/b"] {
+            assert!(copy_file_in(src.as_fd(), dirfd(tmp.path()).as_fd(), OsStr::new(bad), &rules()).is_err());
+        }
+    }
+
+    #[test]
+    fn deep_tree_at_the_runners_limit() {
+        // The runner uses max_depth 256; this also checks the recursion fits a 2 MiB test
+        // thread stack in a debug build.
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut p = src.path().to_path_buf();
+        for _ in 0..256 {
+            p.push("d");
+        }
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("f"), b"bottom").unwrap();
+        let r = CopyRules { max_depth: 256, ..rules() };
+        let stats = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap();
+        assert_eq!((stats.dirs, stats.files), (256, 1));
+        let out = tempfile::tempdir().unwrap();
+        mirror_out(dirfd(dst.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        assert_eq!(largest_file(dirfd(out.path()).as_fd()), Some(6));
+        fs::create_dir(p.join("d")).unwrap();
+        let err = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap_err();
+        assert!(matches!(err, CopyError::Budget { what: "depth", limit: 256 }), "{err}");
+    }
+
+    #[test]
+    fn across_filesystems_read_write_is_used() {
+        let Ok(src) = tempfile::tempdir_in("/dev/shm") else { return };
+        let dst = tempfile::tempdir().unwrap();
+        fs::create_dir(src.path().join("sub")).unwrap();
+        let f = File::create(src.path().join("sub/sparse")).unwrap();
+        f.set_len(1 << 30).unwrap();
+        f.write_all_at(&[1; 10000], SPARSE_OFF).unwrap();
+        drop(f);
+        fs::hard_link(src.path().join("sub/sparse"), src.path().join("link")).unwrap();
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        assert_eq!((stats.files, stats.dirs, stats.bytes), (2, 1, 12288));
+        let (a, b) =
+            (fs::metadata(dst.path().join("sub/sparse")).unwrap(), fs::metadata(dst.path().join("link")).unwrap());
+        assert_eq!((a.ino(), a.nlink(), a.len()), (b.ino(), 2, 1 << 30));
+        assert!(a.blocks() <= 64);
+        let mut buf = vec![0u8; 12288];
+        File::open(dst.path().join("link")).unwrap().read_exact_at(&mut buf, SPARSE_OFF).unwrap();
+        assert!(buf[..10000].iter().all(|&b| b == 1) && buf[10000..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn mirror_out_relinks_what_src_links() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(src.path().join("a"), b"same").unwrap();
+        fs::hard_link(src.path().join("a"), src.path().join("b")).unwrap();
+        mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        // The user splits them on the host; the next copy-out links them again.
+        fs::remove_file(dst.path().join("b")).unwrap();
+        fs::copy(dst.path().join("a"), dst.path().join("b")).unwrap();
+        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        // Which name comes first in the directory decides whether "a" is kept or rewritten.
+        assert!(stats.files >= 1 && stats.bytes <= 4 && stats.removed >= 1, "{stats:?}");
+        assert_eq!(fs::read(dst.path().join("b")).unwrap(), b"same");
+        let (a, b) = (fs::metadata(dst.path().join("a")).unwrap(), fs::metadata(dst.path().join("b")).unwrap());
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+        // And a lone file in src that is linked on the host is split off, never written through.
+        fs::remove_file(src.path().join("b")).unwrap();
+        fs::write(src.path().join("b"), b"other").unwrap();
+        mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        assert_eq!(fs::read(dst.path().join("a")).unwrap(), b"same");
+        assert_eq!(fs::read(dst.path().join("b")).unwrap(), b"other");
+        assert_eq!(fs::metadata(dst.path().join("a")).unwrap().nlink(), 1);
+    }
+
+    #[test]
+    fn largest_file_does_not_follow_links() {
+        let (root, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        assert_eq!(largest_file_in(root.path()), None);
+        fs::create_dir_all(root.path().join("a/b")).unwrap();
+        fs::write(root.path().join("small"), b"12").unwrap();
+        File::create(root.path().join("a/b/big")).unwrap().set_len(5 << 30).unwrap();
+        File::create(outside.path().join("huge")).unwrap().set_len(9 << 30).unwrap();
+        symlink(outside.path(), root.path().join("a/out")).unwrap();
+        symlink(outside.path().join("huge"), root.path().join("huge")).unwrap();
+        assert_eq!(largest_file_in(root.path()), Some(5 << 30));
+        assert_eq!(largest_file(dirfd(root.path()).as_fd()), Some(5 << 30));
+        assert_eq!(largest_file_in(&root.path().join("huge")), None);
+    }
+}

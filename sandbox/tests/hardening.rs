@@ -1,0 +1,190 @@
+//! What a hostile program does to reach the host through the runner's own side: lent
+//! directories, files the runner writes, sockets, disk, verdicts it could fake, and what the
+//! sandbox's init shows. Each test plants the attack from inside and checks the host.
+
+mod common;
+use common::*;
+use sandbox::{Command, Status, Stdio};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+fn sh(script: &str) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", script]);
+    c
+}
+
+#[test]
+fn a_symlink_planted_in_the_box_never_leads_the_runner_to_a_host_file() {
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let before = std::fs::metadata(&victim).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "x").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    // The program swaps a file and a directory of its box for symlinks to the host file
+    // and writes through them; then the runner copies the box back.
+    let script = format!(
+        "rm -rf /box/f /box/sub; ln -s {v} /box/f; ln -s {d} /box/sub; echo pwned > /box/f; \
+         echo pwned > /box/sub/victim; chmod 777 /box/f; exit 0",
+        v = victim.display(),
+        d = victim_dir.path().display()
+    );
+    let r = run(sh(&script).box_dir(dir.path()));
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    let after = std::fs::metadata(&victim).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!((after.uid(), after.gid(), after.mode()), (before.uid(), before.gid(), before.mode()));
+    // The box on the host holds the program's symlinks, as links.
+    assert!(std::fs::symlink_metadata(dir.path().join("f")).unwrap().file_type().is_symlink());
+}
+
+#[test]
+fn a_rw_bind_inside_the_box_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("inner")).unwrap();
+    let err = Command::new("/bin/true")
+        .box_dir(dir.path())
+        .bind_rw(dir.path().join("inner"), "/data")
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("inside"), "{err}");
+}
+
+#[test]
+fn system_directories_cannot_be_lent() {
+    for d in ["/", "/etc", "/usr", "/root"] {
+        let err = Command::new("/bin/true").box_dir(d).run().unwrap_err().to_string();
+        assert!(err.contains("system directory"), "{d}: {err}");
+    }
+}
+
+#[test]
+fn the_box_keeps_its_owner_and_mode_and_gets_no_setid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o750)).unwrap();
+    let before = std::fs::metadata(dir.path()).unwrap();
+    // With the default policy, setting a setuid bit fails.
+    let r = run_captured(sh("cp /bin/true /box/t && chmod 4755 /box/t; echo $?; chmod 1777 /box").box_dir(dir.path()));
+    assert_eq!(stdout_text(&r).trim(), "1", "chmod u+s must fail inside: {r:?}");
+    // Without seccomp the bit can be set inside, but never reaches the host.
+    let r = run(sh("cp /bin/true /box/u && chmod 6755 /box/u && chmod 1777 /box").seccomp("none").box_dir(dir.path()));
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    for name in ["t", "u"] {
+        let m = std::fs::metadata(dir.path().join(name)).unwrap();
+        assert_eq!(m.mode() & 0o7022, 0, "{name}: mode {:o}", m.mode());
+        assert_ne!(m.uid(), 0, "{name} is not root's on the host");
+    }
+    let after = std::fs::metadata(dir.path()).unwrap();
+    assert_eq!((after.uid(), after.gid(), after.mode()), (before.uid(), before.gid(), before.mode()));
+}
+
+#[test]
+fn two_runs_on_one_directory_at_once_are_refused_and_runs_get_their_own_host_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let first = std::thread::spawn(move || run(sh("sleep 1").box_dir(&path)));
+    std::thread::sleep(Duration::from_millis(300));
+    let err = sh("true").box_dir(dir.path()).run().unwrap_err();
+    assert!(matches!(err, sandbox::Error::Busy(_)), "{err}");
+    let other = run(&mut Command::new("/bin/true"));
+    let r = first.join().unwrap();
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert_ne!(r.enforced["host_id"], other.enforced["host_id"], "concurrent runs share a host id");
+}
+
+#[test]
+fn only_unix_and_inet_sockets_can_be_created() {
+    for (family, want) in [(1, "ok"), (2, "ok"), (10, "ok"), (40, "Address family not supported by protocol")] {
+        let r = run_captured(&mut c_probe(&["socket", &family.to_string()]));
+        assert_eq!(stdout_text(&r).trim(), want, "family {family}: {r:?}");
+    }
+    for family in [16, 17, 38, 31, 15] {
+        let r = run_captured(&mut c_probe(&["socket", &family.to_string()]));
+        assert_eq!(stdout_text(&r).trim(), "Address family not supported by protocol", "family {family}");
+    }
+}
+
+#[test]
+fn a_flood_into_an_output_file_stops_at_the_output_limit() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("out");
+    let r = run(c_probe(&["flood"]).stdout(Stdio::File(file.clone())).output_limit(4 << 20));
+    assert_eq!(r.status, Status::OutputLimit, "{r:?}");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 4 << 20, "the file never grows past the limit");
+}
+
+#[test]
+fn writing_past_the_disk_budget_fails_and_is_output_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = c_probe(&["fill", "200"]);
+    c.box_dir(dir.path()).memory(1 << 30).wall_time(Duration::from_secs(20));
+    c.config_mut().limits.disk_bytes = Some(64 << 20);
+    let r = run_captured(&mut c);
+    assert_eq!(r.status, Status::OutputLimit, "{r:?}");
+    assert!(stdout_text(&r).contains("No space left on device"), "{}", stdout_text(&r));
+    let total: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    assert!(total <= 64 << 20, "{total} bytes reached the host");
+}
+
+#[test]
+fn signals_the_program_raises_itself_are_only_signaled() {
+    for sig in [libc::SIGSYS, libc::SIGXCPU, libc::SIGXFSZ] {
+        let r = run(&mut c_probe(&["raise", &sig.to_string()]));
+        assert_eq!((r.status, r.signal), (Status::Signaled, Some(sig)), "{r:?}");
+        assert_eq!(r.blocked_syscall, None);
+    }
+}
+
+#[test]
+fn the_sandboxs_init_shows_nothing_of_the_runner() {
+    let r = run_captured(&mut sh("tr '\\0' ' ' < /proc/1/cmdline; echo; cat /proc/1/environ | wc -c"));
+    let text = stdout_text(&r);
+    assert!(text.starts_with("sandbox-init"), "{text}");
+    assert!(!text.contains("hardening") && !text.contains("--"), "{text}");
+}
+
+#[test]
+fn a_file_can_be_bound_read_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("data.txt");
+    std::fs::write(&f, "one\n").unwrap();
+    let r = run(sh("echo two >> /data.txt").bind_rw(&f, "/data.txt"));
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "one\ntwo\n");
+}
+
+#[test]
+fn forks_fail_at_the_pids_limit() {
+    let r = run_captured(c_probe(&["fork-count"]).pids(16));
+    let text = stdout_text(&r);
+    let made: u64 = text.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX);
+    assert!(made < 16, "made {made} children under a limit of 16: {text}");
+    assert!(text.contains("Resource temporarily unavailable"), "{text}");
+}
+
+#[test]
+fn limits_below_their_minimum_are_refused() {
+    let err = Command::new("/bin/true").cpu_time(Duration::from_nanos(100)).run().unwrap_err().to_string();
+    assert!(err.contains("1 ms"), "{err}");
+    let err = Command::new("/bin/true").memory(4096).run().unwrap_err().to_string();
+    assert!(err.contains("MiB"), "{err}");
+}
+
+#[test]
+fn a_cancelled_run_is_cancelled() {
+    let cancel = sandbox::Cancel::new().unwrap();
+    cancel.trigger();
+    let r = c_probe(&["sleep"]).run_cancellable(&cancel).unwrap();
+    assert_eq!(r.status, Status::Cancelled, "{r:?}");
+}
+
+#[test]
+fn the_default_memory_limit_is_applied_and_shown() {
+    let r = run(&mut c_probe(&["touch", "600"]));
+    assert_eq!(r.status, Status::MemoryLimit, "{r:?}");
+    assert!(r.enforced["memory"].contains("default 512 MiB"), "{r:?}");
+}
