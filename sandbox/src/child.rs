@@ -132,6 +132,10 @@ pub(crate) enum MountOp<'a> {
         fd: c_int,
         dst: &'a CStr,
     },
+    /// Lazily unmounts `dst`.
+    Detach {
+        dst: &'a CStr,
+    },
 }
 
 /// A landlock rule: a path in the final tree and the rights granted beneath it.
@@ -550,7 +554,20 @@ unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
                     std::ptr::null(),
                     libc::MS_REMOUNT | libc::MS_BIND | flags,
                     std::ptr::null(),
-                ))
+                ))?;
+                // The remount reaches only the top mount: submounts of the source (a tmpfs
+                // under /usr, say) would keep the host's flags, writable. mount_setattr with
+                // AT_RECURSIVE sets the same flags on the whole tree; it only adds
+                // restrictions, so flags the user namespace may not clear stay as they are.
+                let attr = MountAttr { attr_set: mount_attrs(*flags), attr_clr: 0, propagation: 0, userns_fd: 0 };
+                ok(libc::syscall(
+                    libc::SYS_mount_setattr,
+                    libc::AT_FDCWD,
+                    dst.as_ptr(),
+                    AT_RECURSIVE,
+                    &attr as *const MountAttr,
+                    std::mem::size_of::<MountAttr>(),
+                ) as c_int)
             }
             MountOp::ReadOnly { dst, flags } => ok(libc::mount(
                 std::ptr::null(),
@@ -570,8 +587,31 @@ unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
                 dst.as_ptr(),
                 crate::sys::MOVE_MOUNT_F_EMPTY_PATH,
             ) as c_int),
+            MountOp::Detach { dst } => ok(libc::umount2(dst.as_ptr(), libc::MNT_DETACH)),
         }
     }
+}
+
+/// `struct mount_attr` for mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const AT_RECURSIVE: u32 = 0x8000;
+
+/// The MOUNT_ATTR_* bits for the MS_* restriction flags of a bind.
+fn mount_attrs(flags: c_ulong) -> u64 {
+    let mut a = 0;
+    for (ms, attr) in [(libc::MS_RDONLY, 0x1), (libc::MS_NOSUID, 0x2), (libc::MS_NODEV, 0x4), (libc::MS_NOEXEC, 0x8)] {
+        if flags & ms != 0 {
+            a |= attr;
+        }
+    }
+    a
 }
 
 struct ProgramArg<'a> {

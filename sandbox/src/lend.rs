@@ -45,8 +45,7 @@ struct Item {
 pub(crate) struct Lent {
     scratch: OwnedFd,
     items: Vec<Item>,
-    /// Detached clones of each item's subtree, in order: the box first, then rw binds.
-    pub mounts: Vec<OwnedFd>,
+
     disk_bytes: u64,
     disk_files: u64,
 }
@@ -105,7 +104,6 @@ impl Lent {
         let rules =
             CopyRules { uid: run_id, gid: run_id, max_bytes: disk_bytes, max_files: disk_files, max_depth: 256 };
         let mut items = Vec::new();
-        let mut mounts = Vec::new();
         let box_name = CString::from(c"box");
         match &cfg.box_dir {
             Some(dir) => {
@@ -113,10 +111,7 @@ impl Lent {
                 let owner = owner_of(&host, cfg.host_id)?;
                 items.push(Item { host_path: dir.clone(), host, is_dir: true, name: box_name, owner });
             }
-            None => {
-                make_dir(&scratch, &box_name, run_id)?;
-                mounts.push(sys::clone_tree(&scratch, &box_name)?);
-            }
+            None => make_dir(&scratch, &box_name, run_id)?,
         }
         for (i, b) in cfg.binds.iter().filter(|b| b.writable).enumerate() {
             let (host, is_dir) = open_locked(&b.src)?;
@@ -152,15 +147,15 @@ impl Lent {
                 fchmodat(&scratch, &item.name, 0o755)?;
             }
         }
-        for item in &items {
-            mounts.push(sys::clone_tree(&scratch, &item.name)?);
-        }
-        Ok(Lent { scratch, items, mounts, disk_bytes, disk_files })
+        // The root is only traversed by init (as the run's id) on its way to the parts.
+        // SAFETY: fchmod on the fd of the tmpfs's root, which we own.
+        unsafe { libc::fchmod(scratch.as_raw_fd(), 0o711) };
+        Ok(Lent { scratch, items, disk_bytes, disk_files })
     }
 
-    /// The raw fds of the detached mounts, in the order `plan` names them.
-    pub(crate) fn mount_fds(&self) -> Vec<RawFd> {
-        self.mounts.iter().map(|m| m.as_raw_fd()).collect()
+    /// The scratch tmpfs (a detached mount) for init to move into place.
+    pub(crate) fn mount_fd(&self) -> RawFd {
+        self.scratch.as_raw_fd()
     }
 
     /// Whether the run used up the tmpfs's bytes or files.

@@ -39,6 +39,8 @@ pub(crate) struct Ending {
     pub file_size_hit: bool,
     /// Why the disk budget ran out, for the report's message.
     pub disk_note: Option<String>,
+    /// Without a cgroup: the CPU of the run's processes read from /proc when it was killed.
+    pub cpu_at_kill_us: Option<u64>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
@@ -83,7 +85,11 @@ pub(crate) fn report(
             let (u, sy) = rescale(s.cpu_us, u, sy);
             (s.cpu_us, u, sy, s.peak_memory, s.oom_kills)
         }
-        None => (ru_user + ru_sys, ru_user, ru_sys, maxrss, 0),
+        None => match (e.exit, e.cpu_at_kill_us) {
+            // Killed before init could count its reaped children: /proc's figure.
+            (None, Some(cpu)) => (cpu, cpu, 0, maxrss, 0),
+            _ => (ru_user + ru_sys, ru_user, ru_sys, maxrss, 0),
+        },
     };
 
     let l = &cfg.limits;

@@ -50,6 +50,10 @@ pub(crate) enum MountSpec {
         dst: CString,
         what: String,
     },
+    /// Detaches the mount at `dst` (the scratch tmpfs, once its parts are bound in place).
+    Detach {
+        dst: CString,
+    },
 }
 
 impl MountSpec {
@@ -62,6 +66,7 @@ impl MountSpec {
             MountSpec::Fresh { fstype, dst, flags, data } => MountOp::Fresh { fstype, dst, flags: *flags, data },
             MountSpec::ReadOnly { dst, flags } => MountOp::ReadOnly { dst, flags: *flags },
             MountSpec::Move { fd, dst, .. } => MountOp::Move { fd: *fd, dst },
+            MountSpec::Detach { dst } => MountOp::Detach { dst },
         }
     }
 
@@ -79,7 +84,8 @@ impl MountSpec {
             MountSpec::Bind { dst, host, .. } => format!("mount({} → {}, MS_BIND)", host.display(), inside(dst)),
             MountSpec::Fresh { fstype, dst, .. } => format!("mount({} on {})", fstype.to_string_lossy(), inside(dst)),
             MountSpec::ReadOnly { dst, .. } => format!("mount({}, MS_REMOUNT|MS_RDONLY)", inside(dst)),
-            MountSpec::Move { dst, what, .. } => format!("move_mount({what} → {})", inside(dst)),
+            MountSpec::Move { dst, what, .. } => format!("move_mount({what} → {})", dst.to_string_lossy()),
+            MountSpec::Detach { dst } => format!("umount2({}, MNT_DETACH)", dst.to_string_lossy()),
         }
     }
 }
@@ -221,20 +227,32 @@ const RW: c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
 
 /// How the box and rw binds reach the sandbox.
 pub(crate) enum Lending {
-    /// As root: detached mounts of the run's scratch tmpfs, handed to init right after the
-    /// fixed fds, the box first, then each rw bind in order.
-    Moved,
+    /// As root: the run's scratch tmpfs, a detached mount handed to init right after the
+    /// fixed fds. Init moves it onto `at` (an empty host directory, in its own mount
+    /// namespace only), binds its `box` and `bind<i>` entries in place, and detaches it.
+    /// (Cloning the entries straight from the detached mount with open_tree would save a
+    /// step, but Linux before 6.15 refuses open_tree on a mount outside the caller's
+    /// namespace.)
+    Moved { at: PathBuf },
     /// Rootless: the user's own directories bound directly.
     Bound,
 }
 
 pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result<Prepared, Error> {
     let n_moved = match lending {
-        Lending::Moved => 1 + cfg.binds.iter().filter(|b| b.writable).count(),
+        Lending::Moved { .. } => 1,
         Lending::Bound => 0,
     };
     let mut b = Builder { root, mounts: Vec::new(), bind_sources: Vec::new(), first_source_fd: N_FIXED_FDS + n_moved };
-    let mut moved = 0;
+    let mut scratch_at = None;
+    if let Lending::Moved { at } = lending {
+        // First of all (before the skeleton): the scratch tmpfs onto its host-side spot.
+        let dst = cstr(at)?;
+        b.mounts
+            .insert(0, MountSpec::Move { fd: (3 + N_FIXED_FDS) as c_int, dst, what: "the run's scratch tmpfs".into() });
+        scratch_at = Some(at.clone());
+    }
+    let mut bind_no = 0;
     // The skeleton: a small tmpfs that becomes / (made read-only after pivot_root).
     b.mounts.push(MountSpec::Fresh {
         fstype: c"tmpfs".into(),
@@ -290,10 +308,10 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
     b.fresh("tmpfs", Path::new("/tmp"), RW, &tmpfs_data)?;
     b.dir(Path::new("/box"), 0o755)?;
     match (lending, &cfg.box_dir) {
-        (Lending::Moved, _) => {
+        (Lending::Moved { at }, _) => {
             let dst = b.target(Path::new("/box"))?;
-            b.mounts.push(MountSpec::Move { fd: (3 + N_FIXED_FDS) as c_int, dst, what: "the box's tmpfs".into() });
-            moved += 1;
+            let src = cstr(&at.join("box"))?;
+            b.mounts.push(MountSpec::Bind { src, dst, flags: RW, host: PathBuf::from("the box's tmpfs") });
         }
         (Lending::Bound, Some(dir)) => b.bind(dir, Path::new("/box"), RW)?,
         (Lending::Bound, None) => b.fresh(
@@ -322,17 +340,22 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
         let meta = std::fs::metadata(&bind.src)
             .map_err(|e| Error::config(format!("bind source {}: {e}", bind.src.display())))?;
         match (bind.writable, lending) {
-            (true, Lending::Moved) => {
-                let at = b.mount_point(&dst, meta.is_dir())?;
-                let what = format!("the tmpfs copy of {}", bind.src.display());
-                b.mounts.push(MountSpec::Move { fd: (3 + N_FIXED_FDS + moved) as c_int, dst: at, what });
-                moved += 1;
+            (true, Lending::Moved { at }) => {
+                let target = b.mount_point(&dst, meta.is_dir())?;
+                let src = cstr(&at.join(format!("bind{bind_no}")))?;
+                let host = PathBuf::from(format!("the tmpfs copy of {}", bind.src.display()));
+                b.mounts.push(MountSpec::Bind { src, dst: target, flags: RW, host });
+                bind_no += 1;
             }
             (writable, _) => b.bind(&bind.src, &dst, if writable { RW } else { RO })?,
         }
         if bind.writable {
             landlock_paths.push((cstr(&dst)?, true, !meta.is_dir()));
         }
+    }
+    if let Some(at) = scratch_at {
+        // Its parts are bound in place: the scratch itself leaves this namespace's view.
+        b.mounts.push(MountSpec::Detach { dst: cstr(&at)? });
     }
     if b.first_source_fd + b.bind_sources.len() > MAX_FDS {
         return Err(Error::config(format!("too many bind mounts (at most {})", MAX_FDS - N_FIXED_FDS)));

@@ -16,9 +16,11 @@ fn ticks_per_sec() -> u64 {
     }
 }
 
-/// User + system CPU, µs, of init's descendants (all the run's processes but init), alive
-/// or dead-and-reaped-by-them (cutime/cstime).
+/// User + system CPU, µs, of init's descendants (all the run's processes but init): each
+/// live thread's exact runtime from /proc/<pid>/task/<tid>/schedstat (ns), plus what the
+/// children they reaped used (cutime/cstime, clock ticks).
 pub(crate) fn cpu_us(init: i32) -> u64 {
+    let mut ns = 0u64;
     let mut ticks = 0u64;
     let mut stack = children(init);
     let mut seen = 0;
@@ -27,10 +29,21 @@ pub(crate) fn cpu_us(init: i32) -> u64 {
         if seen > 100_000 {
             break;
         }
-        ticks += stat_ticks(pid);
+        ns += threads_runtime_ns(pid);
+        ticks += reaped_ticks(pid);
         stack.extend(children(pid));
     }
-    ticks * 1_000_000 / ticks_per_sec()
+    ns / 1000 + ticks * 1_000_000 / ticks_per_sec()
+}
+
+/// Sum of the run time of every thread of `pid`, ns.
+fn threads_runtime_ns(pid: i32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Children of every thread of `pid`.
@@ -46,14 +59,14 @@ fn children(pid: i32) -> Vec<i32> {
     out
 }
 
-/// utime + stime + cutime + cstime of one process, in clock ticks.
-fn stat_ticks(pid: i32) -> u64 {
+/// cutime + cstime of one process (its reaped children), in clock ticks.
+fn reaped_ticks(pid: i32) -> u64 {
     let Ok(text) = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) else { return 0 };
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let Some(rest) = text.rsplit_once(')').map(|(_, r)| r) else { return 0 };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After ')': state is field 3 of the line, so utime (14) is index 11 here.
-    [11, 12, 13, 14].iter().filter_map(|i| fields.get(*i)?.parse::<i64>().ok()).map(|v| v.max(0) as u64).sum()
+    [13, 14].iter().filter_map(|i| fields.get(*i)?.parse::<i64>().ok()).map(|v| v.max(0) as u64).sum()
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         (None, None, locks)
     };
     let host_id = lease.as_ref().map_or(0, |l| l.id);
-    let lending = if lent.is_some() { Lending::Moved } else { Lending::Bound };
+    let lending = if lent.is_some() { Lending::Moved { at: state::scratch_point()? } } else { Lending::Bound };
     let mut prepared = plan::prepare(cfg, &root_dir, &lending)?;
     if matches!(layout, Layout::None(_)) {
         // Without a memory cgroup only the address space can be bounded.
@@ -151,7 +151,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         Ok(cg) => cg,
         Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
     };
-    let lent_fds = lent.as_ref().map(|l| l.mount_fds()).unwrap_or_default();
+    let lent_fds: Vec<RawFd> = lent.as_ref().map(|l| l.mount_fd()).into_iter().collect();
     let result = run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start);
     let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
     let peak_source = cg.as_ref().map(|c| c.peak_source());

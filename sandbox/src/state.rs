@@ -31,6 +31,7 @@ pub(crate) fn dir() -> Result<&'static Path, Error> {
         // Lock files stay private.
         private_dir(&path, uid, 0o711)?;
         private_dir(&path.join("root"), uid, 0o755)?;
+        private_dir(&path.join("scratch"), uid, 0o755)?;
         private_dir(&path.join("ids"), uid, 0o700)?;
         Ok(path)
     })
@@ -61,6 +62,11 @@ fn private_dir(path: &Path, uid: u32, mode: u32) -> Result<(), String> {
 /// The empty directory runs mount their new root on.
 pub(crate) fn mount_point() -> Result<PathBuf, Error> {
     Ok(dir()?.join("root"))
+}
+
+/// The empty directory each run's init mounts its scratch tmpfs on for a moment.
+pub(crate) fn scratch_point() -> Result<PathBuf, Error> {
+    Ok(dir()?.join("scratch"))
 }
 
 /// What `cleanup` removed.

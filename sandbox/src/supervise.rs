@@ -97,13 +97,14 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         }
         if pfds[2].revents != 0 {
             wall_timer.read();
-            kill_run(pidfd, cg, &mut ending, Kill::Wall);
+            stop(pidfd, cg, &cpu, &mut ending, Kill::Wall);
         }
         if pfds[3].revents != 0 {
             cpu_timer.read();
             if let (Some(limit), Some(used)) = (cpu_limit, cpu.usage_us()) {
                 if used >= limit {
-                    kill_run(pidfd, cg, &mut ending, Kill::Cpu);
+                    ending.cpu_at_kill_us = Some(used);
+                    stop(pidfd, cg, &cpu, &mut ending, Kill::Cpu);
                 } else {
                     // At most `cpus` CPUs can burn the budget at once: waking after
                     // remaining/cpus of wall time cannot overshoot by more than one step.
@@ -118,13 +119,13 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         if pfds[4].revents & libc::POLLIN != 0 {
             if let Some((nr, arch)) = listener.as_ref().and_then(sys::seccomp_notif_recv) {
                 ending.blocked = Some(seccomp::describe_notification(nr, arch));
-                kill_run(pidfd, cg, &mut ending, Kill::Syscall);
+                stop(pidfd, cg, &cpu, &mut ending, Kill::Syscall);
             }
         } else if pfds[4].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
             listener_live = false;
         }
         if pfds[5].revents != 0 {
-            kill_run(pidfd, cg, &mut ending, Kill::Cancelled);
+            stop(pidfd, cg, &cpu, &mut ending, Kill::Cancelled);
         }
         for (slot, i) in [(6, 0), (7, 1)] {
             if pfds[slot].revents != 0 {
@@ -135,7 +136,7 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
             streams.pump_input();
         }
         if streams.over && ending.kill.is_none() {
-            kill_run(pidfd, cg, &mut ending, Kill::Output);
+            stop(pidfd, cg, &cpu, &mut ending, Kill::Output);
         }
     }
     if ending.exit.is_none() {
@@ -160,6 +161,17 @@ fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) {
         // copy of the runner's address space) is the sandbox's cost, not the program's.
         ending.exit_stats = cg.and_then(|c| c.stats().ok());
     }
+}
+
+/// Kills the run; without a cgroup, first reads the CPU its processes used, since init
+/// (which would count them after reaping) dies with the kill.
+fn stop(pidfd: &OwnedFd, cg: Option<&RunCgroup>, cpu: &CpuSource, ending: &mut Ending, why: Kill) {
+    if ending.kill.is_none() && ending.cpu_at_kill_us.is_none() {
+        if let CpuSource::Procfs(_) = cpu {
+            ending.cpu_at_kill_us = cpu.usage_us();
+        }
+    }
+    kill_run(pidfd, cg, ending, why);
 }
 
 /// Ends the run: SIGKILL to init kills every process of its pid namespace (v1 and v2); on

@@ -212,7 +212,6 @@ const FSCONFIG_CMD_CREATE: u32 = 6;
 const FSMOUNT_CLOEXEC: u32 = 1;
 pub(crate) const MOUNT_ATTR_NOSUID: u32 = 0x2;
 pub(crate) const MOUNT_ATTR_NODEV: u32 = 0x4;
-const OPEN_TREE_CLONE: u32 = 1;
 /// `move_mount` flag: the source is the fd itself.
 pub(crate) const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 
@@ -256,19 +255,6 @@ pub(crate) fn detached_tmpfs(options: &[(&str, String)], attrs: u32) -> Result<O
         return Err(Error::io("fsmount(tmpfs)", std::io::Error::last_os_error()));
     }
     Ok(owned(m))
-}
-
-/// A detached copy of the mount of `name` under `dir` (`open_tree(OPEN_TREE_CLONE)`), to be
-/// moved into a sandbox's mount namespace.
-pub(crate) fn clone_tree(dir: &OwnedFd, name: &std::ffi::CStr) -> Result<OwnedFd, Error> {
-    // SAFETY: open_tree reads the NUL-terminated name relative to `dir`; checked.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), name.as_ptr(), OPEN_TREE_CLONE | libc::O_CLOEXEC as u32)
-    } as c_int;
-    if fd < 0 {
-        return Err(Error::io(format!("open_tree({name:?}, CLONE)"), std::io::Error::last_os_error()));
-    }
-    Ok(owned(fd))
 }
 
 /// The number of online CPUs: the most that can burn a run's CPU budget at once, whatever

@@ -188,3 +188,26 @@ fn the_default_memory_limit_is_applied_and_shown() {
     assert_eq!(r.status, Status::MemoryLimit, "{r:?}");
     assert!(r.enforced["memory"].contains("default 512 MiB"), "{r:?}");
 }
+
+#[test]
+fn read_only_binds_are_read_only_all_the_way_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    // A writable tmpfs below the bound directory on the host: ours, unmounted at the end.
+    let c = std::ffi::CString::new(sub.to_str().unwrap()).unwrap();
+    // SAFETY: mount reads NUL-terminated strings that live across the call.
+    let r = unsafe { libc::mount(c"tmpfs".as_ptr(), c.as_ptr(), c"tmpfs".as_ptr(), 0, c"size=1m".as_ptr().cast()) };
+    assert_eq!(r, 0, "mounting the test's tmpfs: {}", std::io::Error::last_os_error());
+    struct Unmount(std::ffi::CString);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            // SAFETY: umount2 reads a NUL-terminated path.
+            unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    let _guard = Unmount(c);
+    let r = run_captured(sh("touch /data/sub/x 2>/dev/null; echo $?").bind_ro(dir.path(), "/data"));
+    assert_eq!(stdout_text(&r).trim(), "1", "a submount of a read-only bind took a write: {r:?}");
+    assert!(!sub.join("x").exists());
+}

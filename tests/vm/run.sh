@@ -26,7 +26,7 @@ kernel=/boot/vmlinuz-$kver
 [ -n "$kver" ] && [ -r "$kernel" ] || { echo "vm: no Debian kernel in /boot (apt-get install linux-image-amd64)"; exit 2; }
 
 # The test binaries, built on the host. Accuracy bounds stay on the host: TCG is 10-50x slower.
-tests=(statuses isolation lifecycle layout)
+tests=(statuses isolation lifecycle layout hardening)
 # Not under /tmp: the guest mounts its own tmpfs there.
 work=$PWD/target/vm-$$
 rm -rf "$work"; mkdir -p "$work"
