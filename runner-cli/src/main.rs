@@ -65,7 +65,7 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     let mut report_file = match &report_path {
         Some(path) => {
             sandbox::check_output_path(&config, path).map_err(|e| anyhow::anyhow!("--report: {e}"))?;
-            Some(open_report(path).with_context(|| format!("--report {}", path.display()))?)
+            Some(sandbox::open_output_file(path).with_context(|| format!("--report {}", path.display()))?)
         }
         None => None,
     };
@@ -91,18 +91,6 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(128 + sig as u8));
     }
     Ok(ExitCode::from(exit_status(&report)))
-}
-
-/// Creates the report file (never through a symlink) before the run.
-fn open_report(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
 }
 
 /// The program's own status when it exited by itself, 128+N when signal N ended it, 125 when

@@ -275,190 +275,217 @@ fn wait_parent(expected: u8) {
 /// pid 1 of the sandbox. Never returns.
 ///
 /// # Safety
-/// Must only be called in the child right after clone, with `plan` prepared by the parent.
+/// Must only be called in the child right after clone (the only thread of a fresh process),
+/// with `plan` prepared by the parent: every pointer in it stays valid, since the child has
+/// its own copy of the parent's memory. Nothing here allocates or takes a lock.
 pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
-    // SAFETY (whole function): we are the only thread of a fresh child; every call is a raw
-    // syscall wrapper on data the parent prepared (`plan`) or on this stack, and nothing
-    // allocates or takes a lock.
-    unsafe { init_steps(plan) }
-}
-
-unsafe fn init_steps(plan: &ChildPlan) -> ! {
-    // SAFETY: see `init_main`.
+    // The parent cloned us with every signal blocked, so no handler of the embedder can run
+    // here before this point. Reset every disposition to the default first thing (raw
+    // rt_sigaction: glibc's wrapper refuses its internal signals); the mask stays full in
+    // init, which needs no signal but SIGKILL.
+    let dfl = [0u64; 4];
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: rt_sigaction reads one kernel sigaction (4 words, all zero: SIG_DFL)
+            // from this stack and writes no old action (null).
+            unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), std::ptr::null::<u64>(), 8usize) };
+        }
+    }
+    // Die with the runner: if it is killed, PID 1 dies and the kernel kills the whole pid
+    // namespace, so nothing outlives the runner. (Set again after the id change below,
+    // which clears it.) Modes of what we create are exactly those asked for (umask 0).
+    // SAFETY: prctl and umask take integers only.
     unsafe {
-        // The parent cloned us with every signal blocked, so no handler of the embedder can run
-        // here before this point. Reset every disposition to the default first thing (raw
-        // rt_sigaction: glibc's wrapper refuses its internal signals); the mask stays full in
-        // init, which needs no signal but SIGKILL.
-        let dfl = [0u64; 4];
-        for sig in 1..=64 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), std::ptr::null::<u64>(), 8usize);
-            }
-        }
-        // Die with the runner: if it is killed, PID 1 dies and the kernel kills the whole pid
-        // namespace, so nothing outlives the runner. (Set again after the id change below,
-        // which clears it.)
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
-        // Modes of files and dirs we create are exactly those asked for, whatever the runner's umask.
         libc::umask(0);
-        // Our copy of the runner's memory holds its argv and environment, which /proc/1/cmdline
-        // and /proc/1/environ would show the program: overwrite them in this copy.
-        for (i, (start, end)) in plan.wipe.iter().enumerate() {
-            let mut p = *start;
-            let name: &[u8] = if i == 0 { b"sandbox-init" } else { b"" };
-            while p < *end {
-                let k = p - start;
-                let b = if k < name.len() { name[k] } else { 0 };
-                std::ptr::write_volatile(p as *mut u8, b);
-                p += 1;
-            }
+    }
+    // Our copy of the runner's memory holds its argv and environment, which /proc/1/cmdline
+    // and /proc/1/environ would show the program: overwrite them in this copy.
+    for (i, (start, end)) in plan.wipe.iter().enumerate() {
+        let name: &[u8] = if i == 0 { b"sandbox-init" } else { b"" };
+        for p in *start..*end {
+            let k = p - start;
+            let b = if k < name.len() { name[k] } else { 0 };
+            // SAFETY: [start, end) is the argv or environ area of this process (read by the
+            // parent from /proc/self/stat before clone): mapped, writable stack memory of
+            // our private copy that nothing in the child reads.
+            unsafe { std::ptr::write_volatile(p as *mut u8, b) };
         }
+    }
 
-        // Bring the fds we need to fixed numbers from 3 and close every other inherited fd (the
-        // runner's sockets, files, other runs' pipes). Two phases so no source is overwritten:
-        // first copies above the final range, then onto it.
-        let n = plan.fds.len();
-        if n > MAX_FDS {
+    // Bring the fds we need to fixed numbers from 3 and close every other inherited fd (the
+    // runner's sockets, files, other runs' pipes). Two phases so no source is overwritten:
+    // first copies above the final range, then onto it.
+    let n = plan.fds.len();
+    if n > MAX_FDS {
+        fail_early();
+    }
+    let mut tmp = [0 as c_int; MAX_FDS];
+    for (i, fd) in plan.fds.iter().enumerate() {
+        // SAFETY: fcntl(F_DUPFD) takes integers only.
+        tmp[i] = unsafe { libc::fcntl(*fd, libc::F_DUPFD, 3 + n as c_int) };
+        if tmp[i] < 0 {
             fail_early();
         }
-        let mut tmp = [0 as c_int; MAX_FDS];
-        for (i, fd) in plan.fds.iter().enumerate() {
-            tmp[i] = libc::fcntl(*fd, libc::F_DUPFD, 3 + n as c_int);
-            if tmp[i] < 0 {
-                fail_early();
-            }
+    }
+    for (i, fd) in tmp[..n].iter().enumerate() {
+        // SAFETY: dup2 takes integers only.
+        if unsafe { libc::dup2(*fd, 3 + i as c_int) } < 0 {
+            fail_early();
         }
-        for (i, fd) in tmp[..n].iter().enumerate() {
-            if libc::dup2(*fd, 3 + i as c_int) < 0 {
-                fail_early();
-            }
-        }
-        libc::syscall(libc::SYS_close_range, 3 + n as u32, u32::MAX, 0u32);
+    }
+    // SAFETY: close_range takes integers only.
+    unsafe { libc::syscall(libc::SYS_close_range, 3 + n as u32, u32::MAX, 0u32) };
 
-        // The parent writes our uid/gid maps; until then our ids are unmapped here.
-        wait_parent(GO_MAPS_WRITTEN);
+    // The parent writes our uid/gid maps; until then our ids are unmapped here.
+    wait_parent(GO_MAPS_WRITTEN);
 
-        // Open the bind sources while we still have the runner's host uid: paths such as a box
-        // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
-        // the parent) matters: a bind from a mount of another mount namespace is refused.
-        for (i, src) in plan.bind_sources.iter().enumerate() {
-            let fd = libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
-            if fd != 3 + (n + i) as c_int {
-                fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
-            }
+    // Open the bind sources while we still have the runner's host uid: paths such as a box
+    // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
+    // the parent) matters: a bind from a mount of another mount namespace is refused.
+    for (i, src) in plan.bind_sources.iter().enumerate() {
+        // SAFETY: open reads a NUL-terminated path owned by the plan.
+        let fd = unsafe { libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd != 3 + (n + i) as c_int {
+            fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
         }
+    }
 
-        // Open the cgroup files now, as the runner's host uid (they are root's); the write
-        // comes after the setup so that none of the setup is charged to the run.
-        let mut cg_fds = [-1 as c_int; 4];
-        for (i, path) in plan.self_attach.iter().enumerate().take(cg_fds.len()) {
-            cg_fds[i] = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            check(cg_fds[i], Stage::Cgroup, i as u32);
-        }
+    // Open the cgroup files now, as the runner's host uid (they are root's); the write
+    // comes after the setup so that none of the setup is charged to the run.
+    let mut cg_fds = [-1 as c_int; 4];
+    for (i, path) in plan.self_attach.iter().enumerate().take(cg_fds.len()) {
+        // SAFETY: open reads a NUL-terminated path owned by the plan.
+        cg_fds[i] = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        check(cg_fds[i], Stage::Cgroup, i as u32);
+    }
 
-        // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
-        // Raw syscalls, not glibc's set*id wrappers: those broadcast the change to every thread
-        // glibc knows of, and after a raw clone it still lists the runner's other threads, so
-        // it would wait for them forever.
-        if plan.clear_groups {
-            check(
-                libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) as c_int,
-                Stage::Setgroups,
-                0,
-            );
-        }
-        // Become the one mapped id. Capabilities in our user namespace stay: the old uid
-        // (host root or the rootless user) is not this namespace's uid 0.
-        let id = plan.inside_id;
-        check(libc::syscall(libc::SYS_setresgid, id, id, id) as c_int, Stage::Setresgid, 0);
-        check(libc::syscall(libc::SYS_setresuid, id, id, id) as c_int, Stage::Setresuid, 0);
-        // The id change cleared the parent-death signal: set it again, then make sure the
-        // runner did not die in between (its end of our pipe is then closed: POLLHUP). From
-        // here on its death kills us. Not dumpable: the program, same uid as us, may not read
-        // our memory (a copy of the runner's) through /proc/1/mem.
+    // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
+    // Raw syscalls, not glibc's set*id wrappers: those broadcast the change to every thread
+    // glibc knows of, and after a raw clone it still lists the runner's other threads, so
+    // it would wait for them forever.
+    if plan.clear_groups {
+        // SAFETY: setgroups with size 0 reads nothing from the null list.
+        let r = unsafe { libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) };
+        check(r as c_int, Stage::Setgroups, 0);
+    }
+    // Become the one mapped id. Capabilities in our user namespace stay: the old uid
+    // (host root or the rootless user) is not this namespace's uid 0.
+    let id = plan.inside_id;
+    // SAFETY: setresgid/setresuid take integers only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, id, id, id) } as c_int, Stage::Setresgid, 0);
+    // SAFETY: as above.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, id, id, id) } as c_int, Stage::Setresuid, 0);
+    // The id change cleared the parent-death signal: set it again, then make sure the
+    // runner did not die in between (its end of our pipe is then closed: POLLHUP). From
+    // here on its death kills us. Not dumpable: the program, same uid as us, may not read
+    // our memory (a copy of the runner's) through /proc/1/mem.
+    let mut pfd = libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 };
+    // SAFETY: prctl takes integers; poll reads and writes the one pollfd on this stack;
+    // _exit ends the process without running any teardown.
+    unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        let mut pfd = libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 };
         if libc::poll(&mut pfd, 1, 0) > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
             libc::_exit(125);
         }
+    }
 
-        // No mount event may propagate back to the host's mount namespace.
-        check(
-            libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ),
-            Stage::MakePrivate,
-            0,
-        );
-        for (i, op) in plan.mounts.iter().enumerate() {
-            if let Err(e) = apply_mount(op) {
-                fail(Stage::Mount, i as u32, e);
-            }
+    // No mount event may propagate back to the host's mount namespace.
+    // SAFETY: mount reads the NUL-terminated "/" literal; the other pointers are null.
+    let r = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    check(r, Stage::MakePrivate, 0);
+    for (i, op) in plan.mounts.iter().enumerate() {
+        // SAFETY: we are the child, and `op` holds paths and fds the parent prepared.
+        if let Err(e) = unsafe { apply_mount(op) } {
+            fail(Stage::Mount, i as u32, e);
         }
-        check(libc::sethostname(plan.hostname.as_ptr() as *const c_char, plan.hostname.len()), Stage::Hostname, 0);
+    }
+    // SAFETY: sethostname reads hostname.len() bytes from the plan's slice.
+    let r = unsafe { libc::sethostname(plan.hostname.as_ptr() as *const c_char, plan.hostname.len()) };
+    check(r, Stage::Hostname, 0);
 
-        // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
-        // only the new tree reachable, with no directory of the old root to find.
-        check(libc::chdir(plan.new_root.as_ptr()), Stage::Chdir, 0);
-        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as c_int, Stage::PivotRoot, 0);
-        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), Stage::DetachOldRoot, 0);
-        check(libc::chdir(c"/".as_ptr()), Stage::Chdir, 1);
-        // The skeleton tmpfs itself becomes read-only: the program can only write to /box, /tmp.
-        check(
-            libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-                std::ptr::null(),
-            ),
-            Stage::RemountRoot,
-            0,
-        );
-        check(libc::chdir(plan.workdir.as_ptr()), Stage::Chdir, 2);
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+    // only the new tree reachable, with no directory of the old root to find.
+    // SAFETY: chdir reads a NUL-terminated path owned by the plan.
+    check(unsafe { libc::chdir(plan.new_root.as_ptr()) }, Stage::Chdir, 0);
+    // SAFETY: pivot_root reads two NUL-terminated literals.
+    let r = unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) };
+    check(r as c_int, Stage::PivotRoot, 0);
+    // SAFETY: umount2 reads a NUL-terminated literal.
+    check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }, Stage::DetachOldRoot, 0);
+    // SAFETY: chdir reads a NUL-terminated literal.
+    check(unsafe { libc::chdir(c"/".as_ptr()) }, Stage::Chdir, 1);
+    // The skeleton tmpfs itself becomes read-only: the program can only write to /box, /tmp.
+    // SAFETY: mount reads the NUL-terminated "/" literal; the other pointers are null.
+    let r = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        )
+    };
+    check(r, Stage::RemountRoot, 0);
+    // SAFETY: chdir reads a NUL-terminated path owned by the plan.
+    check(unsafe { libc::chdir(plan.workdir.as_ptr()) }, Stage::Chdir, 2);
 
-        // Setup is done: now into the run's cgroup, so none of the setup above is charged to
-        // the program. Either we move ourselves, or the parent moves us and says go.
-        if plan.self_attach.is_empty() {
-            send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
-            wait_parent(GO_START);
-        } else {
-            for (i, fd) in cg_fds.iter().enumerate().take(plan.self_attach.len()) {
-                if libc::write(*fd, b"0".as_ptr() as *const c_void, 1) != 1 {
-                    fail(Stage::Cgroup, i as u32, errno());
-                }
-                libc::close(*fd);
+    // Setup is done: now into the run's cgroup, so none of the setup above is charged to
+    // the program. Either we move ourselves, or the parent moves us and says go.
+    if plan.self_attach.is_empty() {
+        send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
+        wait_parent(GO_START);
+    } else {
+        for (i, fd) in cg_fds.iter().enumerate().take(plan.self_attach.len()) {
+            // SAFETY: write reads one byte of a literal; close takes an integer.
+            if unsafe { libc::write(*fd, b"0".as_ptr() as *const c_void, 1) } != 1 {
+                fail(Stage::Cgroup, i as u32, errno());
             }
+            // SAFETY: as above.
+            unsafe { libc::close(*fd) };
         }
+    }
 
-        // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
-        check(libc::unshare(libc::CLONE_NEWCGROUP), Stage::UnshareCgroup, 0);
+    // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
+    // SAFETY: unshare takes an integer.
+    check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) }, Stage::UnshareCgroup, 0);
 
-        // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
-        // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
-        // program creates lands in our fd table too, so we can hand it to the parent.
-        let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
-        let arg = ProgramArg { plan, err: &mut perr };
-        let stack_top = (plan.stack as usize + plan.stack_size) & !15;
-        let pid = libc::clone(
+    // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
+    // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
+    // program creates lands in our fd table too, so we can hand it to the parent.
+    let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
+    let arg = ProgramArg { plan, err: &mut perr };
+    let stack_top = (plan.stack as usize + plan.stack_size) & !15;
+    // SAFETY: the child runs `program_main` on the plan's own stack (allocated by the parent,
+    // not otherwise used; aligned to 16), with `arg` on our stack, which stays valid since
+    // CLONE_VFORK suspends us until the child has exec'd or exited.
+    let pid = unsafe {
+        libc::clone(
             program_main,
             stack_top as *mut c_void,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
             &arg as *const ProgramArg as *mut c_void,
-        );
-        let t0 = now_ns();
-        if pid < 0 {
-            fail(Stage::CloneProgram, 0, errno());
-        }
-        // Volatile: the child wrote these through another stack while we were suspended.
-        let stage = std::ptr::read_volatile(&perr.stage);
-        if stage != 0 {
+        )
+    };
+    let t0 = now_ns();
+    if pid < 0 {
+        fail(Stage::CloneProgram, 0, errno());
+    }
+    // Volatile: the child wrote these through another stack while we were suspended.
+    // SAFETY: reads of plain integers of `perr`, a live local.
+    let stage = unsafe { std::ptr::read_volatile(&perr.stage) };
+    if stage != 0 {
+        // SAFETY: as above; waitpid writes one int on this stack; _exit ends the process.
+        unsafe {
             let index = std::ptr::read_volatile(&perr.index);
             let e = std::ptr::read_volatile(&perr.errno);
             let mut status = 0;
@@ -466,51 +493,65 @@ unsafe fn init_steps(plan: &ChildPlan) -> ! {
             send(&Msg { kind: MSG_ERROR, stage, index, errno: e, v: [0; 5] }, -1);
             libc::_exit(126);
         }
-        let listener = std::ptr::read_volatile(&perr.listener);
-        send(&Msg { kind: MSG_STARTED, v: [t0, (listener >= 0) as i64, 0, 0, 0], ..Default::default() }, listener);
-        // We keep no stream of the program open: its output pipes must see EOF when it dies.
-        for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR] {
-            libc::close(fd);
+    }
+    // SAFETY: as above.
+    let listener = unsafe { std::ptr::read_volatile(&perr.listener) };
+    send(&Msg { kind: MSG_STARTED, v: [t0, (listener >= 0) as i64, 0, 0, 0], ..Default::default() }, listener);
+    // We keep no stream of the program open: its output pipes must see EOF when it dies.
+    for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR, listener] {
+        if fd >= 0 {
+            // SAFETY: close takes an integer; the fds are ours.
+            unsafe { libc::close(fd) };
         }
-        if listener >= 0 {
-            libc::close(listener);
-        }
+    }
+    reap_and_report(pid)
+}
 
-        // Reap everything (orphans are re-parented to us) until the program itself exits. Then
-        // kill what is left of the run (kill(-1) from pid 1 reaches every other process of the
-        // namespace), reap it all, and report: RUSAGE_CHILDREN then holds the CPU of every
-        // process of the run, which is the only complete figure when no cgroup counts it.
-        let mut program_status = 0;
-        let mut program_ru: libc::rusage = std::mem::zeroed();
-        let mut t1 = 0;
-        loop {
-            let mut status = 0;
-            let mut ru: libc::rusage = std::mem::zeroed();
-            let r = libc::wait4(-1, &mut status, libc::__WALL, &mut ru);
-            if r == pid {
-                t1 = now_ns();
-                program_status = status;
-                program_ru = ru;
-                libc::kill(-1, libc::SIGKILL);
-            }
-            if r < 0 {
-                let e = errno();
-                if e == libc::EINTR {
-                    continue;
-                }
-                if e == libc::ECHILD && t1 != 0 {
-                    break;
-                }
-                libc::_exit(124);
-            }
+/// Reaps everything (orphans are re-parented to init) until the program itself exits. Then
+/// kills what is left of the run (kill(-1) from pid 1 reaches every other process of the
+/// namespace), reaps it all, and reports: RUSAGE_CHILDREN then holds the CPU of every
+/// process of the run, which is the only complete figure when no cgroup counts it.
+fn reap_and_report(pid: c_int) -> ! {
+    // SAFETY: rusage is plain data; zeroed is a valid value.
+    let mut program_ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut program_status = 0;
+    let mut t1 = 0;
+    loop {
+        let mut status = 0;
+        // SAFETY: as above.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes one int and one rusage on this stack.
+        let r = unsafe { libc::wait4(-1, &mut status, libc::__WALL, &mut ru) };
+        if r == pid {
+            t1 = now_ns();
+            program_status = status;
+            program_ru = ru;
+            // SAFETY: kill takes integers only.
+            unsafe { libc::kill(-1, libc::SIGKILL) };
         }
+        if r < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            if e == libc::ECHILD && t1 != 0 {
+                break;
+            }
+            // SAFETY: _exit ends the process without running any teardown.
+            unsafe { libc::_exit(124) };
+        }
+    }
+    // SAFETY: rusage is plain data; getrusage writes one into it.
+    let all = unsafe {
         let mut all: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_CHILDREN, &mut all);
-        let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
-        let v = [program_status as i64, us(all.ru_utime), us(all.ru_stime), program_ru.ru_maxrss, t1];
-        send(&Msg { kind: MSG_EXITED, v, ..Default::default() }, -1);
-        libc::_exit(0);
-    }
+        all
+    };
+    let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
+    let v = [program_status as i64, us(all.ru_utime), us(all.ru_stime), program_ru.ru_maxrss, t1];
+    send(&Msg { kind: MSG_EXITED, v, ..Default::default() }, -1);
+    // SAFETY: _exit ends the process without running any teardown.
+    unsafe { libc::_exit(0) }
 }
 
 /// # Safety

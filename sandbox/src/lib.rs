@@ -47,6 +47,7 @@ pub use report::{CgroupVersion, PeakMemorySource, Report, Status};
 pub use seccomp::Policy;
 pub use spawn::Cancel;
 pub use state::{cleanup, Cleanup};
+pub use streams::open_output_file;
 pub use validate::check_output_path;
 
 use std::ffi::OsString;

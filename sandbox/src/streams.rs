@@ -71,9 +71,10 @@ fn set_nonblocking(fd: &OwnedFd) {
     }
 }
 
-/// Opens (creates or truncates) an output file for the program's stream or the report:
-/// never through a symlink at the last component, never inherited by a child.
-pub(crate) fn open_output_file(path: &Path) -> std::io::Result<File> {
+/// Opens (creates or truncates) an output file for the program's stream or a report: never
+/// through a symlink at the last component, never inherited by a child. Front ends use it to
+/// open their report file before the run (after `check_output_path`).
+pub fn open_output_file(path: &Path) -> std::io::Result<File> {
     File::options()
         .write(true)
         .create(true)
