@@ -2,6 +2,8 @@
 # Per-run overhead, side by side in one run: the bare program, `runner run` with every
 # namespace, cgroup limits, seccomp and landlock, and `bwrap --unshare-all`. Prints hyperfine's
 # medians and the ratios to the bare program. Not a test: the machine is shared and noisy.
+# BASELINE=/path/to/an/older/runner adds that binary to the same sitting ("baseline"), to
+# check that a change did not make runs slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-300}
@@ -19,18 +21,26 @@ BWRAP="bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/b
 for prog in /bin/true hello; do
   if [ "$prog" = hello ]; then bare="$work/hello"; inside="/box/hello"; bw_bind="--ro-bind $work /box"; dir="--dir $work";
   else bare=/bin/true; inside=/bin/true; bw_bind=""; dir=""; fi
+  extra=()
+  if [ -n "${BASELINE:-}" ]; then
+    extra=(-n baseline "$BASELINE run $dir --time 1 --mem 64M --pids 16 --stdout /dev/null -- $inside")
+  fi
   hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$work/$(basename $prog).json" \
     -n bare "$bare" \
     -n runner "$RUNNER run $dir --time 1 --mem 64M --pids 16 --stdout /dev/null -- $inside" \
-    -n bwrap "$BWRAP $bw_bind $inside" >/dev/null 2>&1
+    -n bwrap "$BWRAP $bw_bind $inside" "${extra[@]}" >/dev/null 2>&1
   python3 - "$work/$(basename $prog).json" "$prog" <<'PY'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 bare = res["bare"]["median"]
 print(f"{sys.argv[2]}:")
-for name in ("bare", "runner", "bwrap"):
+for name in ("bare", "runner", "bwrap", "baseline"):
+    if name not in res:
+        continue
     m = res[name]["median"]
-    print(f"  {name:<7} median {m*1000:6.2f} ms   {m/bare:5.1f}x bare")
+    print(f"  {name:<8} median {m*1000:6.2f} ms   {m/bare:5.1f}x bare")
 print(f"  runner/bwrap {res['runner']['median']/res['bwrap']['median']:.2f}")
+if "baseline" in res:
+    print(f"  runner/baseline {res['runner']['median']/res['baseline']['median']:.2f}")
 PY
 done

@@ -59,7 +59,7 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     let config = a.into_config()?;
     // What killed runners left behind goes first (their cgroups); never anything of a
     // live runner.
-    sandbox::cleanup();
+    sandbox::sweep_cgroups();
     // The report file is opened now, before the program exists, and never where the
     // program can write: written after the run through this fd, not by path.
     let mut report_file = match &report_path {

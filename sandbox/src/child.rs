@@ -132,10 +132,6 @@ pub(crate) enum MountOp<'a> {
         fd: c_int,
         dst: &'a CStr,
     },
-    /// Lazily unmounts `dst`.
-    Detach {
-        dst: &'a CStr,
-    },
 }
 
 /// A landlock rule: a path in the final tree and the rights granted beneath it.
@@ -628,7 +624,6 @@ unsafe fn apply_mount(op: &MountOp) -> Result<(), i32> {
                 dst.as_ptr(),
                 crate::sys::MOVE_MOUNT_F_EMPTY_PATH,
             ) as c_int),
-            MountOp::Detach { dst } => ok(libc::umount2(dst.as_ptr(), libc::MNT_DETACH)),
         }
     }
 }

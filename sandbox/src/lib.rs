@@ -46,7 +46,7 @@ pub use doctor::{doctor, HostReport};
 pub use report::{CgroupVersion, PeakMemorySource, Report, Status};
 pub use seccomp::Policy;
 pub use spawn::Cancel;
-pub use state::{cleanup, Cleanup};
+pub use state::{cleanup, sweep_cgroups, Cleanup};
 pub use streams::open_output_file;
 pub use validate::check_output_path;
 

@@ -50,10 +50,6 @@ pub(crate) enum MountSpec {
         dst: CString,
         what: String,
     },
-    /// Detaches the mount at `dst` (the scratch tmpfs, once its parts are bound in place).
-    Detach {
-        dst: CString,
-    },
 }
 
 impl MountSpec {
@@ -66,7 +62,6 @@ impl MountSpec {
             MountSpec::Fresh { fstype, dst, flags, data } => MountOp::Fresh { fstype, dst, flags: *flags, data },
             MountSpec::ReadOnly { dst, flags } => MountOp::ReadOnly { dst, flags: *flags },
             MountSpec::Move { fd, dst, .. } => MountOp::Move { fd: *fd, dst },
-            MountSpec::Detach { dst } => MountOp::Detach { dst },
         }
     }
 
@@ -85,7 +80,6 @@ impl MountSpec {
             MountSpec::Fresh { fstype, dst, .. } => format!("mount({} on {})", fstype.to_string_lossy(), inside(dst)),
             MountSpec::ReadOnly { dst, .. } => format!("mount({}, MS_REMOUNT|MS_RDONLY)", inside(dst)),
             MountSpec::Move { dst, what, .. } => format!("move_mount({what} → {})", dst.to_string_lossy()),
-            MountSpec::Detach { dst } => format!("umount2({}, MNT_DETACH)", dst.to_string_lossy()),
         }
     }
 }
@@ -244,13 +238,11 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
         Lending::Bound => 0,
     };
     let mut b = Builder { root, mounts: Vec::new(), bind_sources: Vec::new(), first_source_fd: N_FIXED_FDS + n_moved };
-    let mut scratch_at = None;
     if let Lending::Moved { at } = lending {
         // First of all (before the skeleton): the scratch tmpfs onto its host-side spot.
         let dst = cstr(at)?;
         b.mounts
             .insert(0, MountSpec::Move { fd: (3 + N_FIXED_FDS) as c_int, dst, what: "the run's scratch tmpfs".into() });
-        scratch_at = Some(at.clone());
     }
     let mut bind_no = 0;
     // The skeleton: a small tmpfs that becomes / (made read-only after pivot_root).
@@ -353,10 +345,9 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
             landlock_paths.push((cstr(&dst)?, true, !meta.is_dir()));
         }
     }
-    if let Some(at) = scratch_at {
-        // Its parts are bound in place: the scratch itself leaves this namespace's view.
-        b.mounts.push(MountSpec::Detach { dst: cstr(&at)? });
-    }
+    // The scratch itself, mounted on a host-side directory, leaves the sandbox's view with the
+    // rest of the old root at pivot_root: its own unmount would only cost one more RCU
+    // grace period (namespace_unlock), measured at ~0.5 ms a run here.
     if b.first_source_fd + b.bind_sources.len() > MAX_FDS {
         return Err(Error::config(format!("too many bind mounts (at most {})", MAX_FDS - N_FIXED_FDS)));
     }

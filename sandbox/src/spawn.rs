@@ -99,8 +99,9 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
         SeccompChoice::Inline(p) => Some(p.clone()),
     };
+    let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
     let compiled = match &policy {
-        Some(p) => p.compile().map_err(Error::Config)?,
+        Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,
         None => Vec::new(),
     };
     let layout_owned;

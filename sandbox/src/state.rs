@@ -7,7 +7,7 @@
 //! is lent on the host by path (see `lend`), so what a killed runner can leave is its run
 //! cgroups (and a v2 runner leaf), which `cleanup` removes.
 
-use crate::cgroup::{self, Layout};
+use crate::cgroup;
 use crate::Error;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -84,11 +84,18 @@ pub struct Cleanup {
 /// live runner, or that is not ours by name, is left alone. `runner run` calls this at start;
 /// `runner cleanup` on request.
 pub fn cleanup() -> Cleanup {
-    cleanup_in(cgroup::layout())
+    let swept = cgroup::sweep(cgroup::layout());
+    Cleanup { cgroups: swept.cgroups, root_dirs: old_root_dirs() }
 }
 
-pub(crate) fn cleanup_in(layout: &Layout) -> Cleanup {
-    let swept = cgroup::sweep(layout);
+/// Removes the cgroups dead runners left: cheap enough for every run's start (a listing of
+/// the run groups' parent directories).
+pub fn sweep_cgroups() -> Vec<PathBuf> {
+    cgroup::sweep(cgroup::layout()).cgroups
+}
+
+/// Empty per-run root directories older versions made in the temporary directory.
+fn old_root_dirs() -> Vec<PathBuf> {
     let mut root_dirs = Vec::new();
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for e in entries.flatten() {
@@ -104,5 +111,5 @@ pub(crate) fn cleanup_in(layout: &Layout) -> Cleanup {
             }
         }
     }
-    Cleanup { cgroups: swept.cgroups, root_dirs }
+    root_dirs
 }

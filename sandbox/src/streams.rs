@@ -46,6 +46,9 @@ pub(crate) struct Streams {
     budget: u64,
     /// More bytes came than the budget allows.
     pub over: bool,
+    /// Read buffer, allocated on first use (a 64 KiB array on the stack costs its page
+    /// faults on every call).
+    chunk: Vec<u8>,
 }
 
 fn dup_fd(fd: RawFd) -> Result<OwnedFd, Error> {
@@ -130,6 +133,7 @@ impl Streams {
             input,
             budget: cfg.limits.effective_output_bytes(),
             over: false,
+            chunk: Vec::new(),
         })
     }
 
@@ -169,7 +173,10 @@ impl Streams {
     pub(crate) fn pump(&mut self, i: usize) -> bool {
         let Some(o) = (if i == 0 { self.out.as_mut() } else { self.err.as_mut() }) else { return false };
         let Some(pipe) = &o.pipe else { return false };
-        let mut chunk = [0u8; 65536];
+        if self.chunk.is_empty() {
+            self.chunk = vec![0u8; 65536];
+        }
+        let chunk = &mut self.chunk;
         // SAFETY: reads at most chunk.len() bytes into `chunk`.
         let n = unsafe { libc::read(pipe.as_raw_fd(), chunk.as_mut_ptr() as *mut libc::c_void, chunk.len()) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
