@@ -498,8 +498,10 @@ impl<'a> Walk<'a> {
         st.st_mode & self.mask
     }
 
-    fn same_owner_mode(&self, src: &FileStat, dst: &FileStat) -> bool {
-        dst.st_uid == self.rules.uid && dst.st_gid == self.rules.gid && dst.st_mode & 0o7777 == src.st_mode & self.mask
+    /// An existing destination entry the program left as it was: its owner is whoever the
+    /// host says (never changed for an untouched file), its mode the same once masked.
+    fn same_mode(&self, src: &FileStat, dst: &FileStat) -> bool {
+        dst.st_mode & self.mask == src.st_mode & self.mask
     }
 
     /// Worth copying: a directory, regular file or symlink on the source's filesystem.
@@ -589,8 +591,8 @@ impl<'a> Walk<'a> {
         self.finish(to.as_fd(), &st)
     }
 
-    /// The destination directory `name`, owned by the rules' ids and mode 0o700 until
-    /// `finish`: reused if copy-out finds one, else created.
+    /// The destination directory `name`, mode 0o700 until `finish`: reused (owner kept) if
+    /// copy-out finds one, else created, owned by the rules' ids.
     fn dst_dir(&mut self, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<OwnedFd, CopyError> {
         match self.existing(dst, name)? {
             Some(old) if is(&old, libc::S_IFDIR) => {
@@ -599,7 +601,8 @@ impl<'a> Walk<'a> {
                 if st.st_dev != self.dst_dev {
                     return Err(self.fail("enter destination directory", Errno::EXDEV));
                 }
-                self.chown(fd.as_fd())?;
+                // A directory that was already there keeps its owner; its mode is closed
+                // while it is filled and set from the source at the end.
                 nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::S_IRWXU).map_err(|e| self.fail("fchmod", e))?;
                 return Ok(fd);
             }
@@ -649,7 +652,7 @@ impl<'a> Walk<'a> {
             let unchanged = is(&o, libc::S_IFREG)
                 && o.st_dev == self.dst_dev
                 && same_content(&st, &o)
-                && self.same_owner_mode(&st, &o)
+                && self.same_mode(&st, &o)
                 && (st.st_nlink > 1 || o.st_nlink == 1);
             if unchanged {
                 self.remember(key, &st, &o);
@@ -793,8 +796,6 @@ impl<'a> Walk<'a> {
         };
         if let Some(old) = self.existing(dst, name)? {
             let same = is(&old, libc::S_IFLNK)
-                && old.st_uid == self.rules.uid
-                && old.st_gid == self.rules.gid
                 && nix::fcntl::readlinkat(Some(dst.as_raw_fd()), name).is_ok_and(|t| t == target);
             if same {
                 return Ok(());

@@ -211,3 +211,18 @@ fn read_only_binds_are_read_only_all_the_way_down() {
     assert_eq!(stdout_text(&r).trim(), "1", "a submount of a read-only bind took a write: {r:?}");
     assert!(!sub.join("x").exists());
 }
+
+#[test]
+fn files_the_program_did_not_touch_come_back_unchanged_and_new_ones_are_not_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mine"), "kept\n").unwrap();
+    let before = std::fs::metadata(dir.path().join("mine")).unwrap();
+    let r = run(sh("cat /box/mine > /dev/null && echo new > /box/new").box_dir(dir.path()));
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    let after = std::fs::metadata(dir.path().join("mine")).unwrap();
+    assert_eq!((after.ino(), after.uid(), after.mode()), (before.ino(), before.uid(), before.mode()), "rewritten");
+    let new = std::fs::metadata(dir.path().join("new")).unwrap();
+    let owner_expected = if before.uid() == 0 { sandbox::DEFAULT_HOST_ID } else { before.uid() };
+    assert_eq!(new.uid(), owner_expected);
+    assert_eq!(std::fs::read_to_string(dir.path().join("new")).unwrap(), "new\n");
+}
