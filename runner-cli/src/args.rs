@@ -25,6 +25,57 @@ pub enum Cmd {
     /// Remove what runners killed mid-run left behind (their cgroups). `run` does this too
     /// at each start.
     Cleanup,
+    /// Judge a submission: compile once, run the tests in order, stop at the first failure.
+    Judge(Box<JudgeArgs>),
+    /// List the languages, with the toolchain version found here or why one is unavailable.
+    Languages {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+        /// Also load the profiles (*.toml) of this directory.
+        #[arg(long, value_name = "DIR")]
+        profiles: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct JudgeArgs {
+    /// Language id (see `runner languages`).
+    #[arg(long, value_name = "ID")]
+    pub lang: String,
+    /// The source files; the first is the main one.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<PathBuf>,
+    /// Directory of tests: NAME.in with NAME.out or NAME.ans, and an optional problem.toml.
+    #[arg(long, value_name = "DIR")]
+    pub tests: PathBuf,
+    /// tokens (default), lines, exact, float:EPS, or a checker source/executable.
+    #[arg(long, value_name = "CHECKER")]
+    pub checker: Option<String>,
+    /// CPU time per test in seconds (overrides problem.toml; default 1).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_hyphen_values = true)]
+    pub time: Option<u64>,
+    /// Memory per test (overrides problem.toml; default 256M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
+    pub mem: Option<u64>,
+    /// Run every test, even after one failed.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the judgement as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a JUnit XML report (one testcase per test) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Root filesystem: host (default) or a built image's name.
+    #[arg(long, value_name = "host|NAME", default_value = "host")]
+    pub rootfs: String,
+    /// Show where a wrong answer first differs (quotes the tests).
+    #[arg(long)]
+    pub show_diff: bool,
+    /// Also load the profiles (*.toml) of this directory.
+    #[arg(long, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod interrupt;
+mod judging;
 
 use anyhow::Context;
 use clap::Parser;
@@ -42,6 +43,8 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Cmd::Run(run) => run_one(*run),
         args::Cmd::Doctor { json } => Ok(doctor(json)),
+        args::Cmd::Judge(a) => judging::judge_cmd(*a),
+        args::Cmd::Languages { json, profiles } => judging::languages(json, profiles.as_deref()),
         args::Cmd::Cleanup => {
             let c = sandbox::cleanup();
             for p in c.cgroups.iter().chain(&c.root_dirs) {

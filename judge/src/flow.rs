@@ -1,0 +1,384 @@
+//! Judging one submission: a fresh box, the sources written, one compile in the sandbox,
+//! then each test as a fresh sandbox run against the same box (the compiled program stays;
+//! nothing a test writes reaches the next), stopping at the first test not accepted unless
+//! asked to run all.
+
+use crate::checker::{self, CheckerSpec, Diff};
+use crate::problem::{Problem, TestCase};
+use crate::profile::{Profile, Profiles, Stage, StageLimits};
+use crate::verdict::{self, Verdict};
+use crate::JudgeError;
+use sandbox::{Command, Report, Stdio};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A submission: its language and its source files (the first is written under the
+/// profile's source name, the others under their own names).
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// A profile id.
+    pub language: String,
+    /// (file name, content).
+    pub sources: Vec<(String, Vec<u8>)>,
+}
+
+/// How to judge.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Run every test even after one fails.
+    pub run_all: bool,
+}
+
+/// The compile step's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompileResult {
+    /// The sandbox's status of the compiler run (`ok`, `nonzero_exit`, `time_limit`, ...).
+    pub status: String,
+    /// What the compiler printed (stdout then stderr, capped).
+    pub output: String,
+    /// CPU time of the compiler, µs.
+    pub time_us: u64,
+    /// Wall time, µs.
+    pub wall_time_us: u64,
+    /// Peak memory, bytes.
+    pub peak_memory_bytes: u64,
+}
+
+/// One test's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestResult {
+    /// The test's name.
+    pub name: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// CPU time of the run, µs.
+    pub cpu_time_us: u64,
+    /// Wall time, µs.
+    pub wall_time_us: u64,
+    /// Peak memory, bytes.
+    pub peak_memory_bytes: u64,
+    /// Exit code, if the program exited by itself.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// Why, in a line (no test content).
+    pub message: Option<String>,
+    /// Where the output first differs (only shown when asked: it quotes the tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Diff>,
+}
+
+/// The whole outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Judgement {
+    /// The submission's verdict: the first failing test's, or accepted.
+    pub verdict: Verdict,
+    /// The compile step, for compiled languages.
+    pub compile: Option<CompileResult>,
+    /// The tests that ran, in order.
+    pub tests: Vec<TestResult>,
+    /// The first test not accepted.
+    pub first_failed: Option<String>,
+    /// A note for internal errors.
+    pub message: Option<String>,
+}
+
+/// Progress, for a progress line or a stream of server events.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The compiler is starting.
+    Compiling,
+    /// The compiler finished.
+    Compiled(&'a CompileResult),
+    /// Test `index` (0-based) of `total` is starting.
+    TestStarted {
+        /// 0-based.
+        index: usize,
+        /// Tests in the problem.
+        total: usize,
+        /// Its name.
+        name: &'a str,
+    },
+    /// Test `index` finished.
+    TestFinished {
+        /// 0-based.
+        index: usize,
+        /// Tests in the problem.
+        total: usize,
+        /// Its result.
+        result: &'a TestResult,
+    },
+    /// Everything is decided.
+    Done(&'a Judgement),
+}
+
+/// A compiled program's box, ready for runs.
+struct Prepared {
+    box_dir: tempfile::TempDir,
+}
+
+/// Where boxes are made: a directory only the runner can enter.
+fn new_box() -> Result<tempfile::TempDir, JudgeError> {
+    tempfile::Builder::new()
+        .prefix("judge-box-")
+        .tempdir()
+        .map_err(|e| JudgeError::Io(format!("creating a box directory: {e}")))
+}
+
+fn base_command(profile: &Profile, stage: &Stage, limits: &StageLimits, box_dir: &Path) -> Command {
+    let (argv, env) = stage.expand(limits.memory_bytes);
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    for m in profile.mounts.iter().filter(|m| m.exists()) {
+        c.bind_ro(m, m);
+    }
+    c.box_dir(box_dir)
+        .seccomp(profile.seccomp.clone())
+        .cpu_time(Duration::from_micros(limits.cpu_time_us))
+        .wall_time(Duration::from_micros(limits.wall_time_us))
+        .memory(limits.memory_bytes)
+        .pids(limits.pids)
+        .output_limit(limits.output_bytes)
+        .stdout(Stdio::Capture)
+        .stderr(Stdio::Capture);
+    c
+}
+
+fn run(c: &Command) -> Result<Report, JudgeError> {
+    c.run().map_err(|e| JudgeError::Io(format!("sandbox: {e}")))
+}
+
+/// Writes the sources and compiles them; `Err(result)` is a compilation error.
+fn prepare(
+    profile: &Profile,
+    sub: &Submission,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<(Prepared, Option<CompileResult>), JudgeError> {
+    let box_dir = new_box()?;
+    for (i, (name, content)) in sub.sources.iter().enumerate() {
+        let name = if i == 0 { profile.source.clone() } else { plain_name(name)? };
+        std::fs::write(box_dir.path().join(&name), content)
+            .map_err(|e| JudgeError::Io(format!("writing {name} into the box: {e}")))?;
+    }
+    let Some(stage) = &profile.compile else { return Ok((Prepared { box_dir }, None)) };
+    on_event(&Event::Compiling);
+    let limits = stage.compile_limits();
+    let mut c = base_command(profile, stage, &limits, box_dir.path());
+    // The compiler's products stay in the box for the runs.
+    c.write_back(true);
+    let r = run(&c)?;
+    let mut output = String::from_utf8_lossy(&r.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&r.stderr));
+    let result = CompileResult {
+        status: r.status.as_str().to_string(),
+        output,
+        time_us: r.cpu_time_us,
+        wall_time_us: r.wall_time_us,
+        peak_memory_bytes: r.peak_memory_bytes,
+    };
+    on_event(&Event::Compiled(&result));
+    if r.status == sandbox::Status::SetupError {
+        return Err(JudgeError::Internal(format!(
+            "the compiler could not be started: {}",
+            r.message.unwrap_or_default()
+        )));
+    }
+    Ok((Prepared { box_dir }, Some(result)))
+}
+
+fn plain_name(name: &str) -> Result<String, JudgeError> {
+    let n = Path::new(name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    if n.is_empty() || n == "." || n == ".." {
+        return Err(JudgeError::Input(format!("source file name {name:?} is not a file name")));
+    }
+    Ok(n)
+}
+
+/// A custom checker, compiled once, ready to judge outputs.
+struct CustomChecker {
+    profile: Profile,
+    prepared: Prepared,
+}
+
+impl CustomChecker {
+    /// Finds the language of a checker source by its extension (the first profile whose
+    /// source name has it), or takes an executable as it is.
+    fn build(path: &Path, profiles: &Profiles, on_event: &mut dyn FnMut(&Event)) -> Result<CustomChecker, JudgeError> {
+        let content = std::fs::read(path).map_err(|e| JudgeError::Input(format!("checker {}: {e}", path.display())))?;
+        let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
+        let by_ext = profiles.all().find(|p| Path::new(&p.source).extension().and_then(|x| x.to_str()) == Some(ext));
+        let (profile, source) = match by_ext {
+            Some(p) if !ext.is_empty() => (p.clone(), content),
+            _ => {
+                // An executable: run it as the program of a minimal profile.
+                let p: Profile = Profile::parse(
+                    "id = \"checker\"\nname = \"checker\"\nsource = \"checker\"\nversion = [\"/bin/true\"]\n[run]\nargv = [\"./checker\"]\n",
+                    "the built-in checker profile",
+                    "checker",
+                )?;
+                (p, content)
+            }
+        };
+        let sub = Submission { language: profile.id.clone(), sources: vec![(profile.source.clone(), source)] };
+        let mut ignore = |_: &Event| {};
+        let _ = on_event;
+        let (prepared, compiled) = prepare(&profile, &sub, &mut ignore)?;
+        if profile.source == "checker" {
+            use std::os::unix::fs::PermissionsExt;
+            let exe = prepared.box_dir.path().join("checker");
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| JudgeError::Io(format!("checker: {e}")))?;
+        }
+        if let Some(c) = compiled.filter(|c| c.status != "ok") {
+            return Err(JudgeError::Internal(format!(
+                "the checker {} does not compile: {}",
+                path.display(),
+                c.output.trim()
+            )));
+        }
+        Ok(CustomChecker { profile, prepared })
+    }
+
+    /// testlib's convention: `checker input output answer`; exit 0 accepted, 1 wrong answer,
+    /// 2 presentation error, 3 judge failure, 7 points (its score on stderr's first line).
+    fn check(&self, test: &TestCase, output: &[u8]) -> Result<checker::Checked, JudgeError> {
+        let files = tempfile::Builder::new()
+            .prefix("judge-check-")
+            .tempdir()
+            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
+        std::fs::copy(&test.input, files.path().join("input"))
+            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
+        std::fs::copy(&test.answer, files.path().join("answer"))
+            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
+        std::fs::write(files.path().join("output"), output)
+            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
+        let limits = self.profile.run.run_limits(10_000_000, 512 << 20, 1 << 20);
+        let mut c = base_command(&self.profile, &self.profile.run, &limits, self.prepared.box_dir.path());
+        c.write_back(false).bind_ro(files.path(), "/check").args(["/check/input", "/check/output", "/check/answer"]);
+        let r = run(&c)?;
+        let message =
+            String::from_utf8_lossy(&r.stderr).lines().next().map(|l| l.chars().take(200).collect::<String>());
+        let verdict = match (r.status, r.exit_code) {
+            (sandbox::Status::Ok, _) => Verdict::Accepted,
+            (sandbox::Status::NonzeroExit, Some(1)) => Verdict::WrongAnswer,
+            (sandbox::Status::NonzeroExit, Some(2)) => Verdict::PresentationError,
+            (sandbox::Status::NonzeroExit, Some(7)) => Verdict::Accepted,
+            _ => Verdict::InternalError,
+        };
+        let message = match (verdict, r.exit_code) {
+            (Verdict::InternalError, _) => Some(format!(
+                "checker failed ({}, exit {:?}): {}",
+                r.status.as_str(),
+                r.exit_code,
+                message.unwrap_or_default()
+            )),
+            (_, Some(7)) => Some(format!("points: {}", message.unwrap_or_default())),
+            _ => message,
+        };
+        Ok(checker::Checked { verdict, message, diff: None })
+    }
+}
+
+/// Judges `sub` on `problem` with `profile`, reporting progress through `on_event`.
+pub fn judge(
+    profiles: &Profiles,
+    sub: &Submission,
+    problem: &Problem,
+    opts: &Options,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Judgement, JudgeError> {
+    let profile = profiles.get(&sub.language)?;
+    if sub.sources.is_empty() {
+        return Err(JudgeError::Input("no source file given".into()));
+    }
+    if profile.rootfs != "host" {
+        return Err(JudgeError::Input(format!(
+            "language {} wants rootfs {:?}; only the host rootfs is available in this build",
+            profile.id, profile.rootfs
+        )));
+    }
+    let custom = match &problem.checker {
+        CheckerSpec::Custom(path) => Some(CustomChecker::build(path, profiles, on_event)?),
+        _ => None,
+    };
+    let (prepared, compile) = prepare(profile, sub, on_event)?;
+    if let Some(c) = compile.as_ref().filter(|c| c.status != "ok") {
+        let _ = c;
+        let j = Judgement {
+            verdict: Verdict::CompilationError,
+            compile,
+            tests: Vec::new(),
+            first_failed: None,
+            message: None,
+        };
+        on_event(&Event::Done(&j));
+        return Ok(j);
+    }
+    let limits = profile.run.run_limits(problem.time_us, problem.memory_bytes, problem.output_bytes);
+    let total = problem.tests.len();
+    let mut results: Vec<TestResult> = Vec::new();
+    for (index, test) in problem.tests.iter().enumerate() {
+        on_event(&Event::TestStarted { index, total, name: &test.name });
+        let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path());
+        // Each test starts from the compiled box; what it writes is thrown away.
+        c.write_back(false).stdin(Stdio::File(test.input.clone()));
+        let r = run(&c)?;
+        let (verdict, message, diff) = match verdict::from_run(&r) {
+            Some((v, m)) => (v, m, None),
+            None => {
+                let checked = match &custom {
+                    Some(cc) => cc.check(test, &r.stdout)?,
+                    None => {
+                        let answer = std::fs::read(&test.answer)
+                            .map_err(|e| JudgeError::Input(format!("answer {}: {e}", test.answer.display())))?;
+                        checker::check(&problem.checker, &r.stdout, &answer)
+                    }
+                };
+                (checked.verdict, checked.message, checked.diff)
+            }
+        };
+        let result = TestResult {
+            name: test.name.clone(),
+            verdict,
+            cpu_time_us: r.cpu_time_us,
+            wall_time_us: r.wall_time_us,
+            peak_memory_bytes: r.peak_memory_bytes,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            message,
+            diff,
+        };
+        on_event(&Event::TestFinished { index, total, result: &result });
+        let failed = result.verdict != Verdict::Accepted;
+        results.push(result);
+        if failed && !opts.run_all {
+            break;
+        }
+    }
+    let first = results.iter().find(|t| t.verdict != Verdict::Accepted);
+    let j = Judgement {
+        verdict: first.map_or(Verdict::Accepted, |t| t.verdict),
+        first_failed: first.map(|t| t.name.clone()),
+        compile,
+        tests: results,
+        message: None,
+    };
+    on_event(&Event::Done(&j));
+    Ok(j)
+}
+
+/// The source files of a submission, read from disk.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>, JudgeError> {
+    paths
+        .iter()
+        .map(|p| {
+            let content = std::fs::read(p).map_err(|e| JudgeError::Input(format!("source {}: {e}", p.display())))?;
+            let name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok((name, content))
+        })
+        .collect()
+}

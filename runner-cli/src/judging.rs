@@ -1,0 +1,201 @@
+//! `runner judge` and `runner languages`: argument handling and output (human lines, a
+//! progress line on a terminal, JSON, JUnit XML). The judging itself is the `judge` crate's.
+
+use crate::args::JudgeArgs;
+use anyhow::{bail, Context};
+use judge::{Event, Judgement, Verdict};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Exit status for a judged submission that was not accepted.
+const NOT_ACCEPTED: u8 = 1;
+/// Usage errors and internal errors.
+const JUDGE_FAILED: u8 = 125;
+
+pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
+    if a.rootfs != "host" {
+        bail!("--rootfs {}: only the host rootfs is available in this build", a.rootfs);
+    }
+    let profiles = judge::Profiles::load(a.profiles.as_deref())?;
+    let profile = profiles.get(&a.lang)?;
+    if let Err(why) = profile.availability() {
+        bail!("language {} is not available here: {why}", a.lang);
+    }
+    let mut problem = judge::Problem::load(&a.tests)?;
+    if let Some(c) = &a.checker {
+        problem.checker = c.parse().map_err(|e: String| anyhow::anyhow!("--checker: {e}"))?;
+    }
+    if let Some(t) = a.time {
+        problem.time_us = t;
+    }
+    if let Some(m) = a.mem {
+        problem.memory_bytes = m;
+    }
+    let sources = judge::read_sources(&a.sources)?;
+    // The JUnit file is opened before judging: a bad path fails now, not after the work.
+    let mut junit = match &a.junit {
+        Some(p) => Some(sandbox::open_output_file(p).with_context(|| format!("--junit {}", p.display()))?),
+        None => None,
+    };
+    let sub = judge::Submission { language: a.lang.clone(), sources };
+    let progress = !a.json && std::io::stderr().is_terminal();
+    let human = !a.json;
+    let show_diff = a.show_diff;
+    let mut on_event = |e: &Event| match e {
+        Event::Compiling if progress => eprint!("\rcompiling…"),
+        Event::Compiled(c) if human => {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            eprintln!("compile: {} ({:.3} s)", c.status, c.time_us as f64 / 1e6);
+        }
+        Event::TestStarted { index, total, name } if progress => {
+            eprint!("\r\x1b[K[{}/{total}] test {name}…", index + 1)
+        }
+        Event::TestFinished { result: t, .. } if human => {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            let mut line = format!(
+                "test {:<12} {:<18} {:>7.3} s {:>8.1} MiB",
+                t.name,
+                t.verdict.as_str(),
+                t.cpu_time_us as f64 / 1e6,
+                t.peak_memory_bytes as f64 / (1u64 << 20) as f64
+            );
+            if let Some(m) = &t.message {
+                line.push_str(&format!("  {m}"));
+            }
+            println!("{line}");
+            if let (true, Some(d)) = (show_diff, &t.diff) {
+                println!("  line {}: expected {:?}, got {:?}", d.line, d.expected, d.actual);
+            }
+        }
+        _ => {}
+    };
+    let j = judge::judge(&profiles, &sub, &problem, &judge::Options { run_all: a.all }, &mut on_event)?;
+    if let (Some(f), Some(path)) = (junit.as_mut(), &a.junit) {
+        f.write_all(junit_xml(&a.lang, &j).as_bytes()).with_context(|| format!("--junit {}", path.display()))?;
+    }
+    if a.json {
+        let mut value = serde_json::to_value(&j)?;
+        if !a.show_diff {
+            strip_diffs(&mut value);
+        }
+        println!("{value}");
+    } else {
+        if j.verdict == Verdict::CompilationError {
+            if let Some(c) = &j.compile {
+                eprint!("{}", c.output);
+            }
+        }
+        let passed = j.tests.iter().filter(|t| t.verdict == Verdict::Accepted).count();
+        let mut line = format!("verdict: {} ({passed}/{} tests passed", j.verdict, problem.tests.len());
+        if let Some(f) = &j.first_failed {
+            line.push_str(&format!(", first failed: {f}"));
+        }
+        println!("{line})");
+    }
+    Ok(ExitCode::from(match j.verdict {
+        Verdict::Accepted => 0,
+        Verdict::InternalError => JUDGE_FAILED,
+        _ => NOT_ACCEPTED,
+    }))
+}
+
+fn strip_diffs(v: &mut serde_json::Value) {
+    if let Some(tests) = v.get_mut("tests").and_then(|t| t.as_array_mut()) {
+        for t in tests {
+            if let Some(o) = t.as_object_mut() {
+                o.remove("diff");
+            }
+        }
+    }
+}
+
+/// One testsuite, one testcase per test that ran; a failure element for each test not
+/// accepted (and one for a compilation error).
+fn junit_xml(lang: &str, j: &Judgement) -> String {
+    use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event as X};
+    let mut w = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    let failures = j.tests.iter().filter(|t| t.verdict != Verdict::Accepted).count()
+        + usize::from(j.verdict == Verdict::CompilationError);
+    let total_s: f64 = j.tests.iter().map(|t| t.wall_time_us as f64 / 1e6).sum();
+    let tests = j.tests.len().max(usize::from(j.verdict == Verdict::CompilationError));
+    let _ = w.write_event(X::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    let mut suites = BytesStart::new("testsuites");
+    suites.push_attribute(("tests", tests.to_string().as_str()));
+    suites.push_attribute(("failures", failures.to_string().as_str()));
+    let _ = w.write_event(X::Start(suites));
+    let mut suite = BytesStart::new("testsuite");
+    suite.push_attribute(("name", format!("judge ({lang})").as_str()));
+    suite.push_attribute(("tests", tests.to_string().as_str()));
+    suite.push_attribute(("failures", failures.to_string().as_str()));
+    suite.push_attribute(("time", format!("{total_s:.3}").as_str()));
+    let _ = w.write_event(X::Start(suite));
+    if j.verdict == Verdict::CompilationError {
+        let mut case = BytesStart::new("testcase");
+        case.push_attribute(("name", "compile"));
+        case.push_attribute(("classname", lang));
+        let _ = w.write_event(X::Start(case));
+        let mut f = BytesStart::new("failure");
+        f.push_attribute(("message", "compilation_error"));
+        f.push_attribute(("type", "compilation_error"));
+        let _ = w.write_event(X::Start(f));
+        let output = j.compile.as_ref().map(|c| c.output.clone()).unwrap_or_default();
+        let _ = w.write_event(X::Text(BytesText::new(&output)));
+        let _ = w.write_event(X::End(BytesEnd::new("failure")));
+        let _ = w.write_event(X::End(BytesEnd::new("testcase")));
+    }
+    for t in &j.tests {
+        let mut case = BytesStart::new("testcase");
+        case.push_attribute(("name", t.name.as_str()));
+        case.push_attribute(("classname", lang));
+        case.push_attribute(("time", format!("{:.3}", t.wall_time_us as f64 / 1e6).as_str()));
+        if t.verdict == Verdict::Accepted {
+            let _ = w.write_event(X::Empty(case));
+            continue;
+        }
+        let _ = w.write_event(X::Start(case));
+        let mut f = BytesStart::new("failure");
+        let message = match &t.message {
+            Some(m) => format!("{}: {m}", t.verdict),
+            None => t.verdict.to_string(),
+        };
+        f.push_attribute(("message", message.as_str()));
+        f.push_attribute(("type", t.verdict.as_str()));
+        let _ = w.write_event(X::Empty(f));
+        let _ = w.write_event(X::End(BytesEnd::new("testcase")));
+    }
+    let _ = w.write_event(X::End(BytesEnd::new("testsuite")));
+    let _ = w.write_event(X::End(BytesEnd::new("testsuites")));
+    let mut out = String::from_utf8_lossy(&w.into_inner()).into_owned();
+    out.push('\n');
+    out
+}
+
+pub fn languages(json: bool, dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let profiles = judge::Profiles::load(dir)?;
+    let rows: Vec<(&judge::Profile, Result<String, String>)> = profiles.all().map(|p| (p, p.availability())).collect();
+    if json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(p, a)| {
+                serde_json::json!({
+                    "id": p.id, "name": p.name, "source": p.source, "rootfs": p.rootfs,
+                    "available": a.is_ok(),
+                    "version": a.as_ref().ok(), "unavailable_because": a.as_ref().err(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        for (p, a) in &rows {
+            match a {
+                Ok(v) => println!("{:<12} {:<28} {v}", p.id, p.name),
+                Err(why) => println!("{:<12} {:<28} unavailable: {why}", p.id, p.name),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
