@@ -28,6 +28,10 @@ pub struct Submission {
 pub struct Options {
     /// Run every test even after one fails.
     pub run_all: bool,
+    /// Root filesystem: `host` or a built image's name; `None`: the profile's.
+    pub rootfs: Option<String>,
+    /// Where built images are (see `rootfs::cache_dir`).
+    pub rootfs_cache: Option<PathBuf>,
 }
 
 /// The compile step's outcome.
@@ -126,15 +130,31 @@ fn new_box() -> Result<tempfile::TempDir, JudgeError> {
         .map_err(|e| JudgeError::Io(format!("creating a box directory: {e}")))
 }
 
-fn base_command(profile: &Profile, stage: &Stage, limits: &StageLimits, box_dir: &Path) -> Command {
+fn base_command(
+    profile: &Profile,
+    stage: &Stage,
+    limits: &StageLimits,
+    box_dir: &Path,
+    image: Option<&Path>,
+) -> Command {
     let (argv, env) = stage.expand(limits.memory_bytes);
     let mut c = Command::new(&argv[0]);
     c.args(&argv[1..]);
     for (k, v) in env {
         c.env(k, v);
     }
-    for m in profile.mounts.iter().filter(|m| m.exists()) {
-        c.bind_ro(m, m);
+    if let Some(image) = image {
+        c.rootfs(image);
+    }
+    for m in &profile.mounts {
+        // On an image, the profile's extra paths are the image's own.
+        let src = match image {
+            Some(root) => root.join(m.strip_prefix("/").unwrap_or(m)),
+            None => m.clone(),
+        };
+        if src.exists() {
+            c.bind_ro(src, m);
+        }
     }
     c.box_dir(box_dir)
         .seccomp(profile.seccomp.clone())
@@ -156,6 +176,7 @@ fn run(c: &Command) -> Result<Report, JudgeError> {
 fn prepare(
     profile: &Profile,
     sub: &Submission,
+    image: Option<&Path>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<(Prepared, Option<CompileResult>), JudgeError> {
     let box_dir = new_box()?;
@@ -167,7 +188,7 @@ fn prepare(
     let Some(stage) = &profile.compile else { return Ok((Prepared { box_dir }, None)) };
     on_event(&Event::Compiling);
     let limits = stage.compile_limits();
-    let mut c = base_command(profile, stage, &limits, box_dir.path());
+    let mut c = base_command(profile, stage, &limits, box_dir.path(), image);
     // The compiler's products stay in the box for the runs.
     c.write_back(true);
     let r = run(&c)?;
@@ -226,7 +247,7 @@ impl CustomChecker {
         let sub = Submission { language: profile.id.clone(), sources: vec![(profile.source.clone(), source)] };
         let mut ignore = |_: &Event| {};
         let _ = on_event;
-        let (prepared, compiled) = prepare(&profile, &sub, &mut ignore)?;
+        let (prepared, compiled) = prepare(&profile, &sub, None, &mut ignore)?;
         if profile.source == "checker" {
             use std::os::unix::fs::PermissionsExt;
             let exe = prepared.box_dir.path().join("checker");
@@ -257,7 +278,7 @@ impl CustomChecker {
         std::fs::write(files.path().join("output"), output)
             .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
         let limits = self.profile.run.run_limits(10_000_000, 512 << 20, 1 << 20);
-        let mut c = base_command(&self.profile, &self.profile.run, &limits, self.prepared.box_dir.path());
+        let mut c = base_command(&self.profile, &self.profile.run, &limits, self.prepared.box_dir.path(), None);
         c.write_back(false).bind_ro(files.path(), "/check").args(["/check/input", "/check/output", "/check/answer"]);
         let r = run(&c)?;
         let message =
@@ -295,17 +316,17 @@ pub fn judge(
     if sub.sources.is_empty() {
         return Err(JudgeError::Input("no source file given".into()));
     }
-    if profile.rootfs != "host" {
-        return Err(JudgeError::Input(format!(
-            "language {} wants rootfs {:?}; only the host rootfs is available in this build",
-            profile.id, profile.rootfs
-        )));
-    }
+    let rootfs_name = opts.rootfs.as_deref().unwrap_or(&profile.rootfs);
+    let image = match rootfs_name {
+        "host" => None,
+        name => Some(crate::rootfs::image_root(&crate::rootfs::cache_dir(opts.rootfs_cache.as_deref()), name)?),
+    };
+    let image = image.as_deref();
     let custom = match &problem.checker {
         CheckerSpec::Custom(path) => Some(CustomChecker::build(path, profiles, on_event)?),
         _ => None,
     };
-    let (prepared, compile) = prepare(profile, sub, on_event)?;
+    let (prepared, compile) = prepare(profile, sub, image, on_event)?;
     if let Some(c) = compile.as_ref().filter(|c| c.status != "ok") {
         let _ = c;
         let j = Judgement {
@@ -323,7 +344,7 @@ pub fn judge(
     let mut results: Vec<TestResult> = Vec::new();
     for (index, test) in problem.tests.iter().enumerate() {
         on_event(&Event::TestStarted { index, total, name: &test.name });
-        let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path());
+        let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
         // Each test starts from the compiled box; what it writes is thrown away.
         c.write_back(false).stdin(Stdio::File(test.input.clone()));
         let r = run(&c)?;

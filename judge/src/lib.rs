@@ -17,6 +17,7 @@ pub mod checker;
 mod flow;
 pub mod problem;
 pub mod profile;
+pub mod rootfs;
 mod size;
 pub mod verdict;
 

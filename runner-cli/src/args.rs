@@ -27,6 +27,14 @@ pub enum Cmd {
     Cleanup,
     /// Judge a submission: compile once, run the tests in order, stop at the first failure.
     Judge(Box<JudgeArgs>),
+    /// Build, list or remove root filesystem images (minimal Debian trees, by mmdebstrap).
+    Rootfs {
+        #[command(subcommand)]
+        action: RootfsAction,
+        /// Where images are kept (default /var/cache/sandbox-rootfs as root).
+        #[arg(long, value_name = "DIR", global = true)]
+        cache: Option<PathBuf>,
+    },
     /// List the languages, with the toolchain version found here or why one is unavailable.
     Languages {
         /// Print one JSON array.
@@ -35,6 +43,29 @@ pub enum Cmd {
         /// Also load the profiles (*.toml) of this directory.
         #[arg(long, value_name = "DIR")]
         profiles: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RootfsAction {
+    /// Build the image of a recipe (rootfs/NAME.toml).
+    Build {
+        /// The recipe's name.
+        name: String,
+        /// Take recipes from this directory instead of the shipped ones.
+        #[arg(long, value_name = "DIR")]
+        recipes: Option<PathBuf>,
+    },
+    /// Show what is built, its size and its date.
+    List {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a built image.
+    Remove {
+        /// The image's name.
+        name: String,
     },
 }
 
@@ -67,9 +98,12 @@ pub struct JudgeArgs {
     /// Write a JUnit XML report (one testcase per test) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Root filesystem: host (default) or a built image's name.
-    #[arg(long, value_name = "host|NAME", default_value = "host")]
-    pub rootfs: String,
+    /// Root filesystem: host, or a built image's name (default: the language's, host).
+    #[arg(long, value_name = "host|NAME")]
+    pub rootfs: Option<String>,
+    /// Where built root filesystems are (default /var/cache/sandbox-rootfs as root).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs_cache: Option<PathBuf>,
     /// Show where a wrong answer first differs (quotes the tests).
     #[arg(long)]
     pub show_diff: bool,

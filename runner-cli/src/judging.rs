@@ -3,6 +3,7 @@
 
 use crate::args::JudgeArgs;
 use anyhow::{bail, Context};
+use judge::rootfs;
 use judge::{Event, Judgement, Verdict};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -13,9 +14,6 @@ const NOT_ACCEPTED: u8 = 1;
 const JUDGE_FAILED: u8 = 125;
 
 pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
-    if a.rootfs != "host" {
-        bail!("--rootfs {}: only the host rootfs is available in this build", a.rootfs);
-    }
     let profiles = judge::Profiles::load(a.profiles.as_deref())?;
     let profile = profiles.get(&a.lang)?;
     if let Err(why) = profile.availability() {
@@ -73,7 +71,8 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     };
-    let j = judge::judge(&profiles, &sub, &problem, &judge::Options { run_all: a.all }, &mut on_event)?;
+    let opts = judge::Options { run_all: a.all, rootfs: a.rootfs.clone(), rootfs_cache: a.rootfs_cache.clone() };
+    let j = judge::judge(&profiles, &sub, &problem, &opts, &mut on_event)?;
     if let (Some(f), Some(path)) = (junit.as_mut(), &a.junit) {
         f.write_all(junit_xml(&a.lang, &j).as_bytes()).with_context(|| format!("--junit {}", path.display()))?;
     }
@@ -198,4 +197,51 @@ pub fn languages(json: bool, dir: Option<&std::path::Path>) -> anyhow::Result<Ex
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn rootfs_cmd(action: crate::args::RootfsAction, cache: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use crate::args::RootfsAction;
+    let cache = rootfs::cache_dir(cache);
+    match action {
+        RootfsAction::Build { name, recipes } => {
+            let recipe = rootfs::recipe(&name, recipes.as_deref())?;
+            eprintln!(
+                "building rootfs {name} ({} + {}) in {}…",
+                recipe.variant,
+                recipe.packages.join(", "),
+                cache.display()
+            );
+            let b = rootfs::build(&recipe, &cache)?;
+            println!("built {name}: {:.1} MiB in {:.1} s", b.bytes as f64 / (1u64 << 20) as f64, b.build_seconds);
+        }
+        RootfsAction::List { json } => {
+            let built = rootfs::list(&cache);
+            if json {
+                println!("{}", serde_json::to_string(&built)?);
+            } else if built.is_empty() {
+                println!("no rootfs built in {} (shipped recipes: {})", cache.display(), rootfs::shipped().join(", "));
+            } else {
+                for b in built {
+                    println!(
+                        "{:<12} {:>8.1} MiB  built {} ({:.1} s)  {}",
+                        b.recipe.name,
+                        b.bytes as f64 / (1u64 << 20) as f64,
+                        format_time(b.built_at),
+                        b.build_seconds,
+                        b.recipe.packages.join(", ")
+                    );
+                }
+            }
+        }
+        RootfsAction::Remove { name } => {
+            rootfs::remove(&cache, &name)?;
+            println!("removed {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The build time, RFC 3339 in UTC.
+fn format_time(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }

@@ -44,6 +44,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Cmd::Run(run) => run_one(*run),
         args::Cmd::Doctor { json } => Ok(doctor(json)),
         args::Cmd::Judge(a) => judging::judge_cmd(*a),
+        args::Cmd::Rootfs { action, cache } => judging::rootfs_cmd(action, cache.as_deref()),
         args::Cmd::Languages { json, profiles } => judging::languages(json, profiles.as_deref()),
         args::Cmd::Cleanup => {
             let c = sandbox::cleanup();

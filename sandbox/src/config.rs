@@ -58,6 +58,10 @@ pub struct RunConfig {
     /// find every id of the range busy wait for the first one.
     #[serde(default = "default_host_id_count")]
     pub host_id_count: u32,
+    /// A built root filesystem image (a directory holding a minimal Debian tree) whose /usr,
+    /// /bin, /lib... the program sees instead of the host's; `None`: the host's, read-only.
+    #[serde(default)]
+    pub rootfs: Option<PathBuf>,
     /// Where run cgroups are created; default: under the runner's own cgroup.
     #[serde(default)]
     pub cgroup_parent: Option<PathBuf>,
@@ -125,6 +129,7 @@ impl RunConfig {
             seccomp: SeccompChoice::default(),
             host_id: DEFAULT_HOST_ID,
             host_id_count: DEFAULT_HOST_ID_COUNT,
+            rootfs: None,
             cgroup_parent: None,
         }
     }

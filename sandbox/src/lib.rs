@@ -156,6 +156,12 @@ impl Command {
         self
     }
 
+    /// Runs on a built root filesystem image instead of the host's system directories.
+    pub fn rootfs(&mut self, image: impl Into<PathBuf>) -> &mut Command {
+        self.config.rootfs = Some(image.into());
+        self
+    }
+
     /// Lends a host file or directory read-write at `dst` (copied in and back as root).
     pub fn bind_rw(&mut self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> &mut Command {
         self.config.binds.push(Bind { src: src.into(), dst: Some(dst.into()), writable: true });

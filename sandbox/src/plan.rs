@@ -252,9 +252,17 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
         flags: libc::MS_NOSUID | libc::MS_NODEV,
         data: c"size=1m,mode=0755".into(),
     });
-    for entry in rootfs::host_entries() {
+    let image_entries;
+    let entries: &[HostEntry] = match &cfg.rootfs {
+        Some(image) => {
+            image_entries = rootfs::entries_in(image);
+            &image_entries
+        }
+        None => rootfs::host_entries(),
+    };
+    for entry in entries {
         match entry {
-            HostEntry::Bind(p) => b.bind(p, p, RO)?,
+            HostEntry::Bind(inside, src) => b.bind(src, inside, RO)?,
             HostEntry::Symlink(p, target) => {
                 b.parents(p)?;
                 let dst = b.target(p)?;

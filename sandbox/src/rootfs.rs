@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 /// One entry of the default tree.
 #[derive(Clone, Debug)]
 pub(crate) enum HostEntry {
-    /// A directory or file bound read-only at the same path.
-    Bind(PathBuf),
+    /// A directory or file bound read-only: (path inside, source on the host).
+    Bind(PathBuf, PathBuf),
     /// A symlink recreated with the same target (merged-/usr systems: /bin -> usr/bin).
     Symlink(PathBuf, PathBuf),
 }
@@ -21,21 +21,27 @@ const ETC_FILES: &[&str] =
 /// The default tree for this host, found once.
 pub(crate) fn host_entries() -> &'static [HostEntry] {
     static ENTRIES: OnceLock<Vec<HostEntry>> = OnceLock::new();
-    ENTRIES.get_or_init(|| {
-        SYSTEM_DIRS
-            .iter()
-            .chain(ETC_FILES)
-            .filter_map(|p| {
-                let path = Path::new(p);
-                let meta = path.symlink_metadata().ok()?;
-                if meta.file_type().is_symlink() {
-                    Some(HostEntry::Symlink(path.to_path_buf(), std::fs::read_link(path).ok()?))
-                } else {
-                    Some(HostEntry::Bind(path.to_path_buf()))
-                }
-            })
-            .collect()
-    })
+    ENTRIES.get_or_init(|| entries_in(Path::new("/")))
+}
+
+/// The same entries taken from a built root filesystem image (a directory holding a
+/// minimal Debian tree): binds of `<image>/usr` at /usr and so on, the image's own symlinks
+/// (merged /usr) recreated.
+pub(crate) fn entries_in(image: &Path) -> Vec<HostEntry> {
+    SYSTEM_DIRS
+        .iter()
+        .chain(ETC_FILES)
+        .filter_map(|p| {
+            let inside = Path::new(p);
+            let path = image.join(inside.strip_prefix("/").unwrap_or(inside));
+            let meta = path.symlink_metadata().ok()?;
+            if meta.file_type().is_symlink() {
+                Some(HostEntry::Symlink(inside.to_path_buf(), std::fs::read_link(&path).ok()?))
+            } else {
+                Some(HostEntry::Bind(inside.to_path_buf(), path))
+            }
+        })
+        .collect()
 }
 
 /// /etc/passwd and /etc/group inside: the sandbox user owns /box.

@@ -51,6 +51,11 @@ pub(crate) fn check(cfg: &RunConfig) -> Result<(), Error> {
     if l.pids == Some(0) {
         return Err(Error::config("the pids limit must be at least 1"));
     }
+    if let Some(image) = &cfg.rootfs {
+        if !image.join("usr").is_dir() {
+            return Err(Error::config(format!("root filesystem {} has no usr directory", image.display())));
+        }
+    }
     if let Some(dir) = &cfg.box_dir {
         if !dir.is_dir() {
             return Err(Error::config(format!("box directory {} does not exist or is not a directory", dir.display())));
