@@ -18,6 +18,25 @@ pub enum CheckerSpec {
     Float(f64),
     /// A checker program (source or executable) with testlib's exit codes.
     Custom(std::path::PathBuf),
+    /// The ICPC package format's default output validator, with its flags.
+    Icpc(IcpcFlags),
+    /// An ICPC package's custom output validator (a source, a directory of sources, or an
+    /// executable): `validator input answer feedback_dir < output`, exit 42/43.
+    OutputValidator(std::path::PathBuf),
+}
+
+/// The default output validator's flags (all off: case- and space-insensitive tokens,
+/// numbers compared as text).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IcpcFlags {
+    /// Letters' case matters.
+    pub case_sensitive: bool,
+    /// Whitespace must match exactly.
+    pub space_sensitive: bool,
+    /// Numbers within this absolute error are equal.
+    pub absolute: Option<f64>,
+    /// Numbers within this relative error are equal.
+    pub relative: Option<f64>,
 }
 
 impl FromStr for CheckerSpec {
@@ -118,11 +137,41 @@ pub fn check(spec: &CheckerSpec, output: &[u8], answer: &[u8]) -> Checked {
             let line = o.iter().zip(&a).position(|(x, y)| x != y).unwrap_or(o.len().min(a.len()));
             differs(&out, &ans, line + 1, a.get(line).copied().unwrap_or(""), o.get(line).copied().unwrap_or(""))
         }
-        CheckerSpec::Custom(_) => Checked {
+        CheckerSpec::Icpc(f) => {
+            if f.space_sensitive {
+                let norm = |t: &str| if f.case_sensitive { t.to_string() } else { t.to_lowercase() };
+                if norm(&out) != norm(&ans) && !(f.absolute.is_some() || f.relative.is_some()) {
+                    let c = check(&CheckerSpec::Exact, output, answer);
+                    return Checked { verdict: Verdict::WrongAnswer, ..c };
+                }
+            }
+            compare_tokens(&out, &ans, |a, b| icpc_equal(a, b, f))
+        }
+        CheckerSpec::Custom(_) | CheckerSpec::OutputValidator(_) => Checked {
             verdict: Verdict::InternalError,
-            message: Some("a custom checker runs in the sandbox, not here".into()),
+            message: Some("a checker program runs in the sandbox, not here".into()),
             diff: None,
         },
+    }
+}
+
+/// The default validator's token rule: numbers (when a tolerance is given and the answer's
+/// token is a float) within the absolute or relative tolerance, else text, case-folded
+/// unless case_sensitive.
+fn icpc_equal(out: &str, ans: &str, f: &IcpcFlags) -> bool {
+    if f.absolute.is_some() || f.relative.is_some() {
+        if let (Ok(x), Ok(y)) = (out.parse::<f64>(), ans.parse::<f64>()) {
+            if x.is_nan() || y.is_nan() {
+                return false;
+            }
+            let d = (x - y).abs();
+            return f.absolute.is_some_and(|a| d <= a) || f.relative.is_some_and(|r| d <= r * y.abs()) || x == y;
+        }
+    }
+    if f.case_sensitive {
+        out == ans
+    } else {
+        out.eq_ignore_ascii_case(ans)
     }
 }
 
@@ -216,6 +265,15 @@ mod tests {
             ("float:1e-6", "yes 1.0", "yes 1.0000001", Accepted),
             ("float:1e-6", "no 1.0", "yes 1.0", WrongAnswer),
         ];
+        let icpc =
+            |f: IcpcFlags, out: &str, ans: &str| check(&CheckerSpec::Icpc(f), out.as_bytes(), ans.as_bytes()).verdict;
+        let d = IcpcFlags::default();
+        assert_eq!(icpc(d, "YES\n", "yes"), Accepted);
+        assert_eq!(icpc(IcpcFlags { case_sensitive: true, ..d }, "YES", "yes"), WrongAnswer);
+        assert_eq!(icpc(d, "1   2", "1 2"), Accepted);
+        assert_eq!(icpc(IcpcFlags { space_sensitive: true, ..d }, "1   2", "1 2"), WrongAnswer);
+        assert_eq!(icpc(IcpcFlags { absolute: Some(1e-3), relative: Some(1e-3), ..d }, "1.0005", "1.0"), Accepted);
+        assert_eq!(icpc(d, "1.0005", "1.0"), WrongAnswer);
         for (spec, out, ans, want) in cases {
             assert_eq!(v(spec, out, ans), want, "{spec}: {out:?} against {ans:?}");
         }

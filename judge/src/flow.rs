@@ -219,16 +219,60 @@ fn plain_name(name: &str) -> Result<String, JudgeError> {
     Ok(n)
 }
 
+/// Which interface a checker program has.
+#[derive(Clone, Copy, PartialEq)]
+enum CheckerKind {
+    /// testlib: `checker input output answer`; 0 accepted, 1 WA, 2 PE, 3 fail, 7 points.
+    Testlib,
+    /// ICPC output validator: `validator input answer feedback_dir < output`; 42 / 43.
+    Icpc,
+}
+
 /// A custom checker, compiled once, ready to judge outputs.
 struct CustomChecker {
     profile: Profile,
     prepared: Prepared,
+    kind: CheckerKind,
 }
 
 impl CustomChecker {
     /// Finds the language of a checker source by its extension (the first profile whose
     /// source name has it), or takes an executable as it is.
-    fn build(path: &Path, profiles: &Profiles, on_event: &mut dyn FnMut(&Event)) -> Result<CustomChecker, JudgeError> {
+    fn build(path: &Path, kind: CheckerKind, profiles: &Profiles) -> Result<CustomChecker, JudgeError> {
+        // A directory (an ICPC validator's sources): its file in a known language is the
+        // main one, the others (headers) come along.
+        let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
+        let path = if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| JudgeError::Input(format!("checker {}: {e}", path.display())))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            let main = files
+                .iter()
+                .find(|f| {
+                    let ext = f.extension().and_then(|x| x.to_str());
+                    ext.is_some()
+                        && profiles.all().any(|p| Path::new(&p.source).extension().and_then(|x| x.to_str()) == ext)
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    JudgeError::Input(format!("checker {}: no source in a known language", path.display()))
+                })?;
+            for f in files.iter().filter(|f| **f != main) {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                extra.push((
+                    name,
+                    std::fs::read(f).map_err(|e| JudgeError::Input(format!("checker {}: {e}", f.display())))?,
+                ));
+            }
+            main
+        } else {
+            path.to_path_buf()
+        };
+        let path = path.as_path();
         let content = std::fs::read(path).map_err(|e| JudgeError::Input(format!("checker {}: {e}", path.display())))?;
         let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
         let by_ext = profiles.all().find(|p| Path::new(&p.source).extension().and_then(|x| x.to_str()) == Some(ext));
@@ -244,9 +288,10 @@ impl CustomChecker {
                 (p, content)
             }
         };
-        let sub = Submission { language: profile.id.clone(), sources: vec![(profile.source.clone(), source)] };
+        let mut sources = vec![(profile.source.clone(), source)];
+        sources.extend(extra);
+        let sub = Submission { language: profile.id.clone(), sources };
         let mut ignore = |_: &Event| {};
-        let _ = on_event;
         let (prepared, compiled) = prepare(&profile, &sub, None, &mut ignore)?;
         if profile.source == "checker" {
             use std::os::unix::fs::PermissionsExt;
@@ -261,25 +306,45 @@ impl CustomChecker {
                 c.output.trim()
             )));
         }
-        Ok(CustomChecker { profile, prepared })
+        Ok(CustomChecker { profile, prepared, kind })
     }
 
-    /// testlib's convention: `checker input output answer`; exit 0 accepted, 1 wrong answer,
-    /// 2 presentation error, 3 judge failure, 7 points (its score on stderr's first line).
+    /// Runs the checker on one test's output (see `CheckerKind` for the two interfaces).
     fn check(&self, test: &TestCase, output: &[u8]) -> Result<checker::Checked, JudgeError> {
-        let files = tempfile::Builder::new()
-            .prefix("judge-check-")
-            .tempdir()
-            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
-        std::fs::copy(&test.input, files.path().join("input"))
-            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
-        std::fs::copy(&test.answer, files.path().join("answer"))
-            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
-        std::fs::write(files.path().join("output"), output)
-            .map_err(|e| JudgeError::Io(format!("checker files: {e}")))?;
+        let io = |e: std::io::Error| JudgeError::Io(format!("checker files: {e}"));
+        let files = tempfile::Builder::new().prefix("judge-check-").tempdir().map_err(io)?;
+        std::fs::copy(&test.input, files.path().join("input")).map_err(io)?;
+        std::fs::copy(&test.answer, files.path().join("answer")).map_err(io)?;
+        std::fs::write(files.path().join("output"), output).map_err(io)?;
         let limits = self.profile.run.run_limits(10_000_000, 512 << 20, 1 << 20);
         let mut c = base_command(&self.profile, &self.profile.run, &limits, self.prepared.box_dir.path(), None);
-        c.write_back(false).bind_ro(files.path(), "/check").args(["/check/input", "/check/output", "/check/answer"]);
+        c.write_back(false).bind_ro(files.path(), "/check");
+        if self.kind == CheckerKind::Icpc {
+            let feedback = tempfile::Builder::new().prefix("judge-feedback-").tempdir().map_err(io)?;
+            // The feedback directory must come back (write-back also applies to the
+            // validator's own box, which only it uses).
+            c.write_back(true)
+                .bind_rw(feedback.path(), "/feedback")
+                .args(["/check/input", "/check/answer", "/feedback/"])
+                .stdin(Stdio::File(files.path().join("output")));
+            let r = run(&c)?;
+            let message = std::fs::read_to_string(feedback.path().join("judgemessage.txt"))
+                .ok()
+                .and_then(|m| m.lines().next().map(|l| l.chars().take(200).collect::<String>()));
+            let verdict = match (r.status, r.exit_code) {
+                (sandbox::Status::NonzeroExit, Some(42)) => Verdict::Accepted,
+                (sandbox::Status::NonzeroExit, Some(43)) => Verdict::WrongAnswer,
+                _ => Verdict::InternalError,
+            };
+            let message = match verdict {
+                Verdict::InternalError => {
+                    Some(format!("output validator failed ({}, exit {:?})", r.status.as_str(), r.exit_code))
+                }
+                _ => message,
+            };
+            return Ok(checker::Checked { verdict, message, diff: None });
+        }
+        c.args(["/check/input", "/check/output", "/check/answer"]);
         let r = run(&c)?;
         let message =
             String::from_utf8_lossy(&r.stderr).lines().next().map(|l| l.chars().take(200).collect::<String>());
@@ -323,7 +388,8 @@ pub fn judge(
     };
     let image = image.as_deref();
     let custom = match &problem.checker {
-        CheckerSpec::Custom(path) => Some(CustomChecker::build(path, profiles, on_event)?),
+        CheckerSpec::Custom(path) => Some(CustomChecker::build(path, CheckerKind::Testlib, profiles)?),
+        CheckerSpec::OutputValidator(path) => Some(CustomChecker::build(path, CheckerKind::Icpc, profiles)?),
         _ => None,
     };
     let (prepared, compile) = prepare(profile, sub, image, on_event)?;

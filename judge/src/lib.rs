@@ -15,6 +15,7 @@
 
 pub mod checker;
 mod flow;
+mod icpc;
 pub mod problem;
 pub mod profile;
 pub mod rootfs;

