@@ -1,7 +1,7 @@
 # Targets for building, testing and measuring the sandbox. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help build release test test-cgroup2 test-cgroup1 lint fmt bench doctor clean
+.PHONY: help build release test test-cgroup2 test-cgroup1 lint fmt bench doctor languages rootfs clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,11 +28,28 @@ lint: ## clippy (warnings are errors) and rustfmt check
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: ## Per-run overhead against the bare program and bwrap (needs hyperfine, bubblewrap)
+bench: ## Per-run overhead against the bare program and bwrap, and the judge's per-test overhead (needs hyperfine, bubblewrap)
 	./bench/run.sh
+	./bench/judge.sh
 
 doctor: release ## What this host supports and what a run here enforces
 	./target/release/runner doctor
+
+languages: ## Install the shipped languages' toolchains from Debian's packages (needs root)
+	$(CARGO) build -q -p runner-cli
+	@pkgs="$$(./target/debug/runner languages --packages)"; \
+	if [ -n "$$pkgs" ]; then \
+	  echo "installing: $$pkgs"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs; \
+	else echo "every shipped language's toolchain is installed"; fi
+	./target/debug/runner languages
+
+ROOTFS ?= python3
+rootfs: ## Build the root filesystem image ROOTFS (default python3) with mmdebstrap
+	$(CARGO) build -q -p runner-cli
+	command -v mmdebstrap >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap)
+	./target/debug/runner rootfs build $(ROOTFS)
+	./target/debug/runner rootfs list
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -35,6 +35,9 @@ pub struct Profile {
     /// Seccomp policy name (`default`, `none`) or file.
     #[serde(default = "default_policy")]
     pub seccomp: String,
+    /// The Debian packages that provide the toolchain (`make languages` installs them).
+    #[serde(default)]
+    pub packages: Vec<String>,
     /// The compile stage; absent for interpreted languages.
     #[serde(default)]
     pub compile: Option<Stage>,

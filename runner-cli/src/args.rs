@@ -40,6 +40,10 @@ pub enum Cmd {
         /// Print one JSON array.
         #[arg(long)]
         json: bool,
+        /// Print only the Debian packages that would make the unavailable languages
+        /// available (what `make languages` installs).
+        #[arg(long)]
+        packages: bool,
         /// Also load the profiles (*.toml) of this directory.
         #[arg(long, value_name = "DIR")]
         profiles: Option<PathBuf>,

@@ -173,9 +173,17 @@ fn junit_xml(lang: &str, j: &Judgement) -> String {
     out
 }
 
-pub fn languages(json: bool, dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+pub fn languages(json: bool, packages: bool, dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let profiles = judge::Profiles::load(dir)?;
     let rows: Vec<(&judge::Profile, Result<String, String>)> = profiles.all().map(|p| (p, p.availability())).collect();
+    if packages {
+        let mut pkgs: Vec<&str> =
+            rows.iter().filter(|(_, a)| a.is_err()).flat_map(|(p, _)| p.packages.iter().map(String::as_str)).collect();
+        pkgs.sort();
+        pkgs.dedup();
+        println!("{}", pkgs.join(" "));
+        return Ok(ExitCode::SUCCESS);
+    }
     if json {
         let v: Vec<serde_json::Value> = rows
             .iter()

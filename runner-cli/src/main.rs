@@ -45,7 +45,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Cmd::Doctor { json } => Ok(doctor(json)),
         args::Cmd::Judge(a) => judging::judge_cmd(*a),
         args::Cmd::Rootfs { action, cache } => judging::rootfs_cmd(action, cache.as_deref()),
-        args::Cmd::Languages { json, profiles } => judging::languages(json, profiles.as_deref()),
+        args::Cmd::Languages { json, packages, profiles } => judging::languages(json, packages, profiles.as_deref()),
         args::Cmd::Cleanup => {
             let c = sandbox::cleanup();
             for p in c.cgroups.iter().chain(&c.root_dirs) {

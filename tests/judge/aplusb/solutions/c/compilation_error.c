@@ -1,0 +1,2 @@
+/* Does not compile: a missing semicolon and an undeclared name. */
+int main(void) { return undeclared_name }

@@ -1,0 +1,10 @@
+// Reads two int64 and prints their sum.
+package main
+
+import "fmt"
+
+func main() {
+	var a, b int64
+	fmt.Scan(&a, &b)
+	fmt.Println(a + b)
+}

@@ -1,0 +1,3 @@
+// Reads two longs and prints their sum.
+import java.util.Scanner;
+public class Main { public static void main(String[] args) { Scanner s = new Scanner(System.in); long a = s.nextLong(), b = s.nextLong(); System.out.println(a + b); } }

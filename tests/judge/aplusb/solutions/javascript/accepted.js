@@ -1,0 +1,3 @@
+// Reads two integers (as BigInt: they exceed 2^53) and prints their sum.
+const [a, b] = require("fs").readFileSync(0, "utf8").trim().split(/\s+/).map(BigInt);
+console.log((a + b).toString());

@@ -1,0 +1,3 @@
+# Reads two integers and prints their sum.
+a, b = map(int, input().split())
+print(a + b)

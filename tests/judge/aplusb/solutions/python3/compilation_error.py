@@ -1,0 +1,2 @@
+# A syntax error: caught by the syntax check before any test.
+print("unclosed"

@@ -1,0 +1,3 @@
+# Allocates 1 GiB.
+b = bytearray(1 << 30)
+print(len(b))
