@@ -104,7 +104,7 @@ fn judge_all(cases: Vec<(String, PathBuf, String)>, tests: &Path, extra: &[&str]
 #[test]
 fn every_solution_of_the_corpus_gets_its_verdict() {
     let mut bad = Vec::new();
-    for problem in ["aplusb", "float"] {
+    for problem in ["aplusb", "float", "anysum"] {
         let cases = solutions(problem);
         assert!(!cases.is_empty());
         bad.extend(judge_all(cases, &corpus().join(problem).join("tests"), &[]));
@@ -325,4 +325,37 @@ fn a_built_python_image_judges_with_only_its_own_toolchain() {
         cache_s,
     ]);
     assert_eq!(json(&out)["verdict"], "accepted", "gcc is visible inside the python3 image");
+}
+
+/// The C toolchain's own image: compile and run on it.
+#[test]
+fn a_built_c_image_compiles_and_judges() {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootfs-cache");
+    let cache_s = cache.to_str().unwrap();
+    let listed = runner().args(["rootfs", "list", "--json", "--cache", cache_s]).output().unwrap();
+    if !String::from_utf8_lossy(&listed.stdout).contains("\"name\":\"c\"") {
+        let out = runner().args(["rootfs", "build", "c", "--cache", cache_s]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let tests = corpus().join("aplusb/tests");
+    for (file, want) in [
+        ("accepted.c", "accepted"),
+        ("wrong_answer-off-by-one.c", "wrong_answer"),
+        ("compilation_error.c", "compilation_error"),
+    ] {
+        let sol = corpus().join("aplusb/solutions/c").join(file);
+        let out = judge(&[
+            "--json",
+            "--lang",
+            "c",
+            sol.to_str().unwrap(),
+            "--tests",
+            tests.to_str().unwrap(),
+            "--rootfs",
+            "c",
+            "--rootfs-cache",
+            cache_s,
+        ]);
+        assert_eq!(json(&out)["verdict"], want, "{file}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
