@@ -32,6 +32,8 @@ pub struct Options {
     pub rootfs: Option<String>,
     /// Where built images are (see `rootfs::cache_dir`).
     pub rootfs_cache: Option<PathBuf>,
+    /// Keep each test's stdout and stderr in its result (for "run my code" front ends).
+    pub keep_output: bool,
 }
 
 /// The compile step's outcome.
@@ -71,6 +73,12 @@ pub struct TestResult {
     /// Where the output first differs (only shown when asked: it quotes the tests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
+    /// The program's stdout, with `Options::keep_output` (not serialized).
+    #[serde(skip)]
+    pub stdout: Vec<u8>,
+    /// The program's stderr, with `Options::keep_output` (not serialized).
+    #[serde(skip)]
+    pub stderr: Vec<u8>,
 }
 
 /// The whole outcome.
@@ -438,6 +446,8 @@ pub fn judge(
             signal: r.signal,
             message,
             diff,
+            stdout: if opts.keep_output { r.stdout.clone() } else { Vec::new() },
+            stderr: if opts.keep_output { r.stderr.clone() } else { Vec::new() },
         };
         on_event(&Event::TestFinished { index, total, result: &result });
         let failed = result.verdict != Verdict::Accepted;

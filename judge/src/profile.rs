@@ -38,6 +38,9 @@ pub struct Profile {
     /// The Debian packages that provide the toolchain (`make languages` installs them).
     #[serde(default)]
     pub packages: Vec<String>,
+    /// The language ids Judge0 CE 1.13.1 uses for this language (its compatible API).
+    #[serde(default)]
+    pub judge0_ids: Vec<u32>,
     /// The compile stage; absent for interpreted languages.
     #[serde(default)]
     pub compile: Option<Stage>,

@@ -71,7 +71,12 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     };
-    let opts = judge::Options { run_all: a.all, rootfs: a.rootfs.clone(), rootfs_cache: a.rootfs_cache.clone() };
+    let opts = judge::Options {
+        run_all: a.all,
+        rootfs: a.rootfs.clone(),
+        rootfs_cache: a.rootfs_cache.clone(),
+        keep_output: false,
+    };
     let j = judge::judge(&profiles, &sub, &problem, &opts, &mut on_event)?;
     if let (Some(f), Some(path)) = (junit.as_mut(), &a.junit) {
         f.write_all(junit_xml(&a.lang, &j).as_bytes()).with_context(|| format!("--junit {}", path.display()))?;

@@ -1,0 +1,141 @@
+//! The store: SQLite (embedded, WAL), the source of truth. A submission is written before
+//! the response that accepts it, so a crash loses nothing; on start, queued and running
+//! submissions are queued again.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// One stored submission.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Unguessable id (UUID v4).
+    pub id: String,
+    /// `native` or `judge0`.
+    pub api: String,
+    /// `queued`, `compiling`, `running`, `done`, `error`.
+    pub status: String,
+    /// The request as JSON.
+    pub request: serde_json::Value,
+    /// The result as JSON, once done.
+    pub result: Option<serde_json::Value>,
+    /// Creation time, RFC 3339 with milliseconds.
+    pub created_at: String,
+    /// Finish time.
+    pub finished_at: Option<String>,
+}
+
+/// A handle to the database, shared by handlers and workers.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// Now, as Judge0 writes times: `2024-04-03T05:40:51.306Z`.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+impl Store {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS submissions (
+                id TEXT PRIMARY KEY,
+                api TEXT NOT NULL,
+                status TEXT NOT NULL,
+                request TEXT NOT NULL,
+                result TEXT,
+                created_at TEXT NOT NULL,
+                finished_at TEXT
+            );
+            CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);",
+        )?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&conn)?)
+    }
+
+    /// Stores a new queued submission.
+    pub fn insert(&self, id: &str, api: &str, request: &serde_json::Value) -> anyhow::Result<Row> {
+        let created = now();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO submissions (id, api, status, request, created_at) VALUES (?1, ?2, 'queued', ?3, ?4)",
+                params![id, api, request.to_string(), created],
+            )
+        })?;
+        Ok(Row {
+            id: id.into(),
+            api: api.into(),
+            status: "queued".into(),
+            request: request.clone(),
+            result: None,
+            created_at: created,
+            finished_at: None,
+        })
+    }
+
+    /// Moves a submission to another status.
+    pub fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
+        self.with(|c| c.execute("UPDATE submissions SET status = ?2 WHERE id = ?1", params![id, status]))?;
+        Ok(())
+    }
+
+    /// Stores the result and the final status.
+    pub fn finish(&self, id: &str, status: &str, result: &serde_json::Value) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE submissions SET status = ?2, result = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id, status, result.to_string(), now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// One submission.
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<Row>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, api, status, request, result, created_at, finished_at FROM submissions WHERE id = ?1",
+                params![id],
+                |r| {
+                    let request: String = r.get(3)?;
+                    let result: Option<String> = r.get(4)?;
+                    Ok(Row {
+                        id: r.get(0)?,
+                        api: r.get(1)?,
+                        status: r.get(2)?,
+                        request: serde_json::from_str(&request).unwrap_or_default(),
+                        result: result.and_then(|t| serde_json::from_str(&t).ok()),
+                        created_at: r.get(5)?,
+                        finished_at: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Submissions not finished (after a crash or a restart), oldest first; running ones go
+    /// back to queued.
+    pub fn unfinished(&self) -> anyhow::Result<Vec<String>> {
+        self.with(|c| {
+            c.execute("UPDATE submissions SET status = 'queued' WHERE status IN ('compiling', 'running')", [])?;
+            let mut st = c.prepare("SELECT id FROM submissions WHERE status = 'queued' ORDER BY created_at")?;
+            let ids = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// Counts by status (for /metrics and readiness).
+    pub fn writable(&self) -> bool {
+        self.with(|c| c.execute("CREATE TABLE IF NOT EXISTS probe (x INTEGER)", [])).is_ok()
+    }
+}
