@@ -1,0 +1,440 @@
+//! A Judge0-compatible API (the CE 1.13.1 shape) on the same port, so clients written for
+//! Judge0 (its official Python SDK among them) work unchanged: submissions one by one or in
+//! batches, with `wait`, `base64_encoded` and `fields`; languages, statuses, config_info,
+//! system_info, about, version. Judge0's output comparison and status ids.
+
+use crate::error::ApiError;
+use crate::store::Row;
+use crate::work::{Job, Refused, Work};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use std::sync::Arc;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const MAX_BATCH: usize = 20;
+const DEFAULT_FIELDS: &[&str] = &["token", "time", "memory", "stdout", "stderr", "compile_output", "message", "status"];
+const ALL_FIELDS: &[&str] = &[
+    "source_code",
+    "language_id",
+    "stdin",
+    "expected_output",
+    "stdout",
+    "status_id",
+    "created_at",
+    "finished_at",
+    "time",
+    "wall_time",
+    "memory",
+    "stderr",
+    "token",
+    "number_of_runs",
+    "cpu_time_limit",
+    "cpu_extra_time",
+    "wall_time_limit",
+    "memory_limit",
+    "stack_limit",
+    "max_processes_and_or_threads",
+    "enable_per_process_and_thread_time_limit",
+    "enable_per_process_and_thread_memory_limit",
+    "max_file_size",
+    "compile_output",
+    "exit_code",
+    "exit_signal",
+    "message",
+    "compiler_options",
+    "command_line_arguments",
+    "redirect_stderr_to_stdout",
+    "callback_url",
+    "additional_files",
+    "enable_network",
+    "status",
+    "language",
+];
+
+/// The routes.
+pub fn router() -> Router<Arc<Work>> {
+    Router::new()
+        .route("/submissions", axum::routing::post(create))
+        .route("/submissions/batch", get(show_batch).post(create_batch))
+        .route("/submissions/:token", get(show))
+        .route("/languages", get(languages))
+        .route("/languages/:id", get(language))
+        .route("/statuses", get(statuses))
+        .route("/config_info", get(config_info))
+        .route("/system_info", get(system_info))
+        .route("/about", get(about))
+        .route("/version", get(|| async { "1.13.1" }))
+}
+
+#[derive(Deserialize, Default)]
+struct Params {
+    #[serde(default)]
+    base64_encoded: Option<String>,
+    #[serde(default)]
+    wait: Option<String>,
+    #[serde(default)]
+    fields: Option<String>,
+    #[serde(default)]
+    tokens: Option<String>,
+}
+
+fn truthy(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("true") | Some("1"))
+}
+
+const STATUSES: &[(u32, &str)] = &[
+    (1, "In Queue"),
+    (2, "Processing"),
+    (3, "Accepted"),
+    (4, "Wrong Answer"),
+    (5, "Time Limit Exceeded"),
+    (6, "Compilation Error"),
+    (7, "Runtime Error (SIGSEGV)"),
+    (8, "Runtime Error (SIGXFSZ)"),
+    (9, "Runtime Error (SIGFPE)"),
+    (10, "Runtime Error (SIGABRT)"),
+    (11, "Runtime Error (NZEC)"),
+    (12, "Runtime Error (Other)"),
+    (13, "Internal Error"),
+    (14, "Exec Format Error"),
+];
+
+fn status(id: u32) -> serde_json::Value {
+    let d = STATUSES.iter().find(|(i, _)| *i == id).map_or("", |(_, d)| d);
+    serde_json::json!({"id": id, "description": d})
+}
+
+fn profile_for(work: &Work, id: u64) -> Option<&judge::Profile> {
+    work.profiles.all().find(|p| p.judge0_ids.contains(&(id as u32)))
+}
+
+/// Decodes a text field: base64 when asked (newlines tolerated), else as is.
+fn text(v: &serde_json::Value, field: &str, b64: bool) -> Result<Option<String>, ApiError> {
+    match v.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if b64 => {
+            let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+            let bytes = B64.decode(clean).map_err(|_| ApiError::field(field, "is not valid base64"))?;
+            String::from_utf8(bytes).map(Some).map_err(|_| ApiError::field(field, "is not valid UTF-8"))
+        }
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::field(field, "must be a string")),
+    }
+}
+
+fn number(v: &serde_json::Value, field: &str, default: f64, max: f64) -> Result<f64, ApiError> {
+    match v.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(n) => {
+            let x = n
+                .as_f64()
+                .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| ApiError::field(field, "is not a number"))?;
+            if !(x > 0.0 && x <= max) {
+                return Err(ApiError::field(field, format!("must be greater than 0 and at most {max}")));
+            }
+            Ok(x)
+        }
+    }
+}
+
+/// A Judge0 submission request turned into a job (and the request kept for `fields=*`).
+fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde_json::Value), ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "a submission must be a JSON object"));
+    }
+    let source = text(v, "source_code", b64)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::field("source_code", "can't be blank"))?;
+    let lang = v
+        .get("language_id")
+        .and_then(|x| x.as_u64())
+        .ok_or_else(|| ApiError::field("language_id", "can't be blank"))?;
+    let profile = profile_for(work, lang)
+        .ok_or_else(|| ApiError::field("language_id", format!("language with id {lang} doesn't exist")))?;
+    if let Err(why) = profile.availability() {
+        return Err(ApiError::field("language_id", format!("language with id {lang} is not available here: {why}")));
+    }
+    let stdin = text(v, "stdin", b64)?.unwrap_or_default();
+    let expected = text(v, "expected_output", b64)?;
+    let cpu = number(v, "cpu_time_limit", 5.0, 15.0)?;
+    let memory_kb = number(v, "memory_limit", 128_000.0, 512_000.0)?;
+    let job = Job {
+        language: profile.id.clone(),
+        files: vec![("main".into(), source.clone())],
+        checker: if expected.is_some() { "lines".into() } else { "any".into() },
+        tests: vec![(stdin.clone(), expected.clone())],
+        time_us: (cpu * 1e6) as u64,
+        memory_bytes: ((memory_kb * 1024.0) as u64).max(16 << 20),
+        fail_fast: true,
+        keep_output: true,
+    };
+    let kept = serde_json::json!({
+        "source_code": source, "language_id": lang, "stdin": stdin, "expected_output": expected,
+        "cpu_time_limit": cpu, "memory_limit": memory_kb, "callback_url": v.get("callback_url"),
+    });
+    Ok((job, kept))
+}
+
+/// Judge0's status for a finished submission.
+fn status_id(row: &Row) -> u32 {
+    match row.status.as_str() {
+        "queued" => return 1,
+        "compiling" | "running" => return 2,
+        "error" => return 13,
+        _ => {}
+    }
+    let r = row.result.clone().unwrap_or_default();
+    let t = &r["tests"][0];
+    match r["verdict"].as_str().unwrap_or("") {
+        "accepted" => 3,
+        "wrong_answer" | "presentation_error" => 4,
+        "time_limit" => 5,
+        "compilation_error" => 6,
+        "output_limit" => 8,
+        "runtime_error" => match t["signal"].as_i64() {
+            Some(11) => 7,
+            Some(25) => 8,
+            Some(8) => 9,
+            Some(6) => 10,
+            Some(_) => 12,
+            None => 11,
+        },
+        "memory_limit" => 12,
+        _ => 13,
+    }
+}
+
+/// The submission in Judge0's shape, restricted to `fields`.
+fn render(row: &Row, b64: bool, fields: &[&str]) -> Result<serde_json::Value, ApiError> {
+    let r = row.result.clone().unwrap_or_default();
+    let req = &row.request["judge0"];
+    let t = &r["tests"][0];
+    let decode = |s: &serde_json::Value| -> Vec<u8> { B64.decode(s.as_str().unwrap_or("")).unwrap_or_default() };
+    let out = |bytes: Vec<u8>, present: bool| -> Result<serde_json::Value, ApiError> {
+        if !present {
+            return Ok(serde_json::Value::Null);
+        }
+        if b64 {
+            return Ok(serde_json::Value::String(B64.encode(bytes)));
+        }
+        String::from_utf8(bytes).map(serde_json::Value::String).map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "some output is not valid UTF-8: ask with base64_encoded=true")
+        })
+    };
+    let enc_in = |s: &serde_json::Value| -> serde_json::Value {
+        match (s.as_str(), b64) {
+            (Some(x), true) => serde_json::Value::String(B64.encode(x)),
+            _ => s.clone(),
+        }
+    };
+    let finished = row.result.is_some();
+    let sid = status_id(row);
+    let compile_output = r["compile"]["output"].as_str().filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec());
+    let message = t["message"].as_str().or(r["error"].as_str()).map(|s| s.as_bytes().to_vec());
+    let secs =
+        |us: &serde_json::Value| us.as_u64().map(|u| serde_json::Value::String(format!("{:.3}", u as f64 / 1e6)));
+    let mut all = serde_json::json!({
+        "token": row.id,
+        "source_code": enc_in(&req["source_code"]),
+        "language_id": req["language_id"],
+        "stdin": enc_in(&req["stdin"]),
+        "expected_output": enc_in(&req["expected_output"]),
+        "stdout": out(decode(&r["outputs"][0]["stdout"]), finished && r["outputs"][0]["stdout"].is_string())?,
+        "stderr": out(decode(&r["outputs"][0]["stderr"]), finished && r["outputs"][0]["stderr"].is_string())?,
+        "compile_output": out(compile_output.clone().unwrap_or_default(), compile_output.is_some())?,
+        "message": out(message.clone().unwrap_or_default(), message.is_some())?,
+        "exit_code": t["exit_code"],
+        "exit_signal": t["signal"],
+        "status": status(sid),
+        "status_id": sid,
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+        "time": secs(&t["cpu_time_us"]),
+        "wall_time": secs(&t["wall_time_us"]),
+        "memory": t["peak_memory_bytes"].as_u64().map(|b| b / 1024),
+        "cpu_time_limit": req["cpu_time_limit"],
+        "memory_limit": req["memory_limit"],
+        "callback_url": req["callback_url"],
+        "number_of_runs": 1,
+        "language": {"id": req["language_id"]},
+    });
+    let mut v = serde_json::Map::new();
+    for f in fields {
+        v.insert(f.to_string(), all.get_mut(*f).map(std::mem::take).unwrap_or(serde_json::Value::Null));
+    }
+    Ok(serde_json::Value::Object(v))
+}
+
+fn fields_of(p: &Params) -> Result<Vec<&'static str>, ApiError> {
+    match p.fields.as_deref() {
+        None | Some("") => Ok(DEFAULT_FIELDS.to_vec()),
+        Some("*") => Ok(ALL_FIELDS.to_vec()),
+        Some(list) => {
+            let mut out = Vec::new();
+            let mut bad = Vec::new();
+            for f in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                match ALL_FIELDS.iter().find(|a| **a == f) {
+                    Some(a) => out.push(*a),
+                    None => bad.push(f.to_string()),
+                }
+            }
+            if !bad.is_empty() {
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("invalid fields: [{}]", bad.join(", "))));
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn parse_body(body: &axum::body::Bytes) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+}
+
+async fn create(
+    State(work): State<Arc<Work>>,
+    Query(p): Query<Params>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b64 = truthy(&p.base64_encoded);
+    let v = parse_body(&body)?;
+    let (job, kept) = job_from(&work, &v, b64)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (_, mut rx) = work.hub.subscribe(&id);
+    match work.submit(&id, "judge0", &serde_json::json!({"job": job, "judge0": kept})) {
+        Ok(()) => {}
+        Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
+        Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
+    }
+    if !truthy(&p.wait) {
+        return Ok((StatusCode::CREATED, Json(serde_json::json!({"token": id}))).into_response());
+    }
+    loop {
+        match rx.recv().await {
+            Ok(ev) if ev.contains("\"event\":\"done\"") => break,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    Ok((StatusCode::CREATED, Json(render(&row, b64, &fields_of(&p)?)?)).into_response())
+}
+
+async fn show(
+    State(work): State<Arc<Work>>,
+    Path(token): Path<String>,
+    Query(p): Query<Params>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let fields = fields_of(&p)?;
+    let row = work.store.get(&token).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    Ok(Json(render(&row, truthy(&p.base64_encoded), &fields)?))
+}
+
+async fn create_batch(
+    State(work): State<Arc<Work>>,
+    Query(p): Query<Params>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b64 = truthy(&p.base64_encoded);
+    let v = parse_body(&body)?;
+    let list = v
+        .get("submissions")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| ApiError::field("submissions", "must be an array"))?;
+    if list.is_empty() || list.len() > MAX_BATCH {
+        return Err(ApiError::field("submissions", format!("must hold 1 to {MAX_BATCH} submissions")));
+    }
+    let mut out = Vec::new();
+    for s in list {
+        match job_from(&work, s, b64) {
+            Ok((job, kept)) => {
+                let id = uuid::Uuid::new_v4().to_string();
+                match work.submit(&id, "judge0", &serde_json::json!({"job": job, "judge0": kept})) {
+                    Ok(()) => out.push(serde_json::json!({"token": id})),
+                    Err(Refused::Full) => out.push(serde_json::json!({"error": "queue is full"})),
+                    Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
+                }
+            }
+            Err(e) => out.push(e.body()),
+        }
+    }
+    Ok((StatusCode::CREATED, Json(serde_json::Value::Array(out))).into_response())
+}
+
+async fn show_batch(
+    State(work): State<Arc<Work>>,
+    Query(p): Query<Params>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let fields = fields_of(&p)?;
+    let tokens = p.tokens.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for t in tokens.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match work.store.get(t).map_err(ApiError::internal)? {
+            Some(row) => out.push(render(&row, truthy(&p.base64_encoded), &fields)?),
+            None => out.push(serde_json::Value::Null),
+        }
+    }
+    Ok(Json(serde_json::json!({"submissions": out})))
+}
+
+async fn languages(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
+    let mut v = Vec::new();
+    for p in work.profiles.all().filter(|p| p.availability().is_ok()) {
+        for id in &p.judge0_ids {
+            v.push(serde_json::json!({"id": id, "name": p.name}));
+        }
+    }
+    v.sort_by_key(|x| x["id"].as_u64());
+    Json(serde_json::Value::Array(v))
+}
+
+async fn language(State(work): State<Arc<Work>>, Path(id): Path<u64>) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = profile_for(&work, id).ok_or_else(|| ApiError::not_found("language"))?;
+    Ok(Json(serde_json::json!({
+        "id": id, "name": p.name, "is_archived": false, "source_file": p.source,
+        "compile_cmd": p.compile.as_ref().map(|c| c.argv.join(" ")),
+        "run_cmd": p.run.argv.join(" "),
+    })))
+}
+
+async fn statuses() -> Json<serde_json::Value> {
+    Json(serde_json::Value::Array(STATUSES.iter().map(|(i, _)| status(*i)).collect()))
+}
+
+async fn config_info(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "maintenance_mode": false, "enable_wait_result": true, "enable_compiler_options": false,
+        "allowed_languages_for_compile_options": [], "enable_command_line_arguments": false,
+        "enable_submission_delete": false, "enable_callbacks": false, "callbacks_max_tries": 3,
+        "callbacks_timeout": 5.0, "enable_additional_files": false, "max_queue_size": work.max_queue,
+        "cpu_time_limit": 5.0, "max_cpu_time_limit": 15.0, "cpu_extra_time": 1.0, "max_cpu_extra_time": 5.0,
+        "wall_time_limit": 10.0, "max_wall_time_limit": 20.0, "memory_limit": 128000, "max_memory_limit": 512000,
+        "stack_limit": 64000, "max_stack_limit": 128000, "max_processes_and_or_threads": 60,
+        "max_max_processes_and_or_threads": 120, "enable_per_process_and_thread_time_limit": false,
+        "allow_enable_per_process_and_thread_time_limit": false, "enable_per_process_and_thread_memory_limit": false,
+        "allow_enable_per_process_and_thread_memory_limit": false, "max_file_size": 1024, "max_max_file_size": 4096,
+        "number_of_runs": 1, "max_number_of_runs": 1, "redirect_stderr_to_stdout": false, "max_extract_size": 10240,
+        "enable_batched_submissions": true, "max_submission_batch_size": MAX_BATCH, "submission_cache_duration": 1.0,
+        "use_docs_as_homepage": false, "allow_enable_network": false, "enable_network": false,
+    }))
+}
+
+async fn system_info() -> Json<serde_json::Value> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    Json(serde_json::json!({"CPU(s)": cpus.to_string(), "Architecture": std::env::consts::ARCH, "Kernel": kernel}))
+}
+
+async fn about() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "version": "1.13.1",
+        "homepage": "",
+        "source_code": "",
+        "maintainer": "the sandbox project (a Judge0-compatible API over its own judge)",
+    }))
+}

@@ -1,0 +1,325 @@
+//! The native API (`/v1/...`): submissions with their tests, results with the same verdict
+//! names and fields as `runner judge --json`, live events as Server-Sent Events, "run my
+//! code", languages, health.
+
+use crate::error::ApiError;
+use crate::work::{Job, Refused, Work};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Largest limits a client may ask for.
+pub const MAX_TIME_S: f64 = 15.0;
+pub const MAX_MEMORY: u64 = 1 << 30;
+pub const MAX_TESTS: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIn {
+    name: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestIn {
+    #[serde(default)]
+    stdin: String,
+    #[serde(default)]
+    expected_output: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsIn {
+    /// CPU seconds per test.
+    time: Option<f64>,
+    /// Memory per test: bytes, or a size such as "256M".
+    memory: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmissionIn {
+    language: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    files: Option<Vec<FileIn>>,
+    #[serde(default)]
+    tests: Vec<TestIn>,
+    #[serde(default)]
+    checker: Option<String>,
+    #[serde(default)]
+    limits: Option<LimitsIn>,
+    #[serde(default)]
+    fail_fast: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunIn {
+    language: String,
+    source: String,
+    #[serde(default)]
+    stdin: String,
+    #[serde(default)]
+    limits: Option<LimitsIn>,
+}
+
+#[derive(Deserialize, Default)]
+struct WaitQuery {
+    #[serde(default)]
+    wait: Option<bool>,
+}
+
+/// The routes.
+pub fn router() -> Router<Arc<Work>> {
+    Router::new()
+        .route("/v1/submissions", post(create))
+        .route("/v1/submissions/:id", get(show))
+        .route("/v1/submissions/:id/events", get(events))
+        .route("/v1/run", post(run))
+        .route("/v1/languages", get(languages))
+        .route("/healthz", get(|| async { Json(serde_json::json!({"ok": true})) }))
+        .route("/readyz", get(readyz))
+}
+
+fn limits(work: &Work, l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
+    let l = l.unwrap_or_default();
+    let time = l.time.unwrap_or(1.0);
+    if !(time.is_finite() && (0.001..=MAX_TIME_S).contains(&time)) {
+        return Err(ApiError::field("limits.time", format!("must be between 0.001 and {MAX_TIME_S} seconds")));
+    }
+    let memory = match l.memory {
+        None => 256 << 20,
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().ok_or_else(|| ApiError::field("limits.memory", "must be a positive number of bytes"))?
+        }
+        Some(serde_json::Value::String(s)) => judge::parse_size(&s).map_err(|e| ApiError::field("limits.memory", e))?,
+        Some(_) => return Err(ApiError::field("limits.memory", "must be bytes or a size such as \"256M\"")),
+    };
+    if !((8 << 20)..=MAX_MEMORY).contains(&memory) {
+        return Err(ApiError::field("limits.memory", format!("must be between 8M and {}M", MAX_MEMORY >> 20)));
+    }
+    let _ = work;
+    Ok(((time * 1e6) as u64, memory))
+}
+
+fn check_language(work: &Work, id: &str) -> Result<(), ApiError> {
+    let p = work.profiles.get(id).map_err(|e| ApiError::field("language", e.to_string()))?;
+    p.availability()
+        .map_err(|why| ApiError::field("language", format!("{id} is not available on this server: {why}")))?;
+    Ok(())
+}
+
+async fn create(
+    State(work): State<Arc<Work>>,
+    Query(q): Query<WaitQuery>,
+    body: Result<Json<SubmissionIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(s) = body.map_err(ApiError::from_json)?;
+    check_language(&work, &s.language)?;
+    let files: Vec<(String, String)> = match (s.source, s.files) {
+        (Some(src), None) => vec![("main".into(), src)],
+        (None, Some(f)) if !f.is_empty() => f.into_iter().map(|f| (f.name, f.content)).collect(),
+        (Some(_), Some(_)) => return Err(ApiError::field("source", "give source or files, not both")),
+        _ => return Err(ApiError::field("source", "can't be blank")),
+    };
+    if s.tests.is_empty() {
+        return Err(ApiError::field("tests", "at least one test is needed"));
+    }
+    if s.tests.len() > MAX_TESTS {
+        return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
+    }
+    let checker = s.checker.unwrap_or_else(|| "tokens".into());
+    if checker != "any" {
+        match checker.parse::<judge::CheckerSpec>() {
+            Ok(judge::CheckerSpec::Custom(_)) | Err(_) => {
+                return Err(ApiError::field("checker", "tokens, lines, exact, float:EPS or any"));
+            }
+            Ok(_) => {}
+        }
+    }
+    let (time_us, memory_bytes) = limits(&work, s.limits)?;
+    let job = Job {
+        language: s.language,
+        files,
+        tests: s.tests.into_iter().map(|t| (t.stdin, t.expected_output)).collect(),
+        checker,
+        time_us,
+        memory_bytes,
+        fail_fast: s.fail_fast.unwrap_or(true),
+        keep_output: false,
+    };
+    enqueue(work, job, q.wait.unwrap_or(false)).await
+}
+
+/// Stores and queues a job; with `wait`, answers once it is judged.
+async fn enqueue(work: Arc<Work>, job: Job, wait: bool) -> Result<Response, ApiError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let request = serde_json::json!({ "job": job });
+    // Subscribe before queueing, so the end cannot be missed.
+    let (_, mut rx) = work.hub.subscribe(&id);
+    match work.submit(&id, "native", &request) {
+        Ok(()) => {}
+        Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
+        Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
+    }
+    if !wait {
+        return Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"id": id, "status": "queued"}))).into_response());
+    }
+    loop {
+        match rx.recv().await {
+            Ok(ev) if ev.contains("\"event\":\"done\"") => break,
+            Ok(_) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    Ok((StatusCode::OK, Json(view(&row))).into_response())
+}
+
+/// A submission as the API shows it.
+fn view(row: &crate::store::Row) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "id": row.id,
+        "api": row.api,
+        "status": row.status,
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+    });
+    if let Some(r) = &row.result {
+        for key in ["verdict", "compile", "tests", "first_failed", "message", "error"] {
+            if let Some(x) = r.get(key) {
+                v[key] = x.clone();
+            }
+        }
+        if let Some(first) = r.get("first_failed").and_then(|f| f.as_str()) {
+            // The first failing test with its expected output against the actual one (the
+            // tests are the client's own here).
+            let i: usize = first.parse().unwrap_or(1);
+            if let Some(t) = row.request["job"]["tests"].get(i - 1) {
+                v["first_failure"] = serde_json::json!({"test": first, "stdin": t[0], "expected_output": t[1]});
+            }
+        }
+    }
+    v
+}
+
+async fn show(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    Ok(Json(view(&row)))
+}
+
+async fn events(
+    State(work): State<Arc<Work>>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    let (past, rx) = work.hub.subscribe(&id);
+    let finished = matches!(row.status.as_str(), "done" | "error");
+    let mut first = vec![serde_json::json!({"event": "queued"}).to_string()];
+    let live: std::pin::Pin<Box<dyn Stream<Item = String> + Send>> = if finished {
+        // A late client gets what happened: the stored result as the last event.
+        let r = work.store.get(&id).ok().flatten().and_then(|r| r.result).unwrap_or_default();
+        first.push(serde_json::json!({"event": "done", "status": row.status, "result": r}).to_string());
+        Box::pin(stream::empty())
+    } else {
+        first.extend(past);
+        let s = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|m| async move { m.ok() });
+        // End the stream after "done".
+        let s = s.scan(false, |ended, m| {
+            let out = if *ended { None } else { Some(m.clone()) };
+            *ended |= m.contains("\"event\":\"done\"");
+            async move { out }
+        });
+        Box::pin(s)
+    };
+    let all = stream::iter(first).chain(live).map(|data| {
+        let name = serde_json::from_str::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|v| v["event"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "message".into());
+        Ok(SseEvent::default().event(name).data(data))
+    });
+    Ok(Sse::new(all).keep_alive(KeepAlive::default()))
+}
+
+async fn run(
+    State(work): State<Arc<Work>>,
+    body: Result<Json<RunIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(r) = body.map_err(ApiError::from_json)?;
+    check_language(&work, &r.language)?;
+    let (time_us, memory_bytes) = limits(&work, r.limits)?;
+    let job = Job {
+        language: r.language,
+        files: vec![("main".into(), r.source)],
+        tests: vec![(r.stdin, None)],
+        checker: "any".into(),
+        time_us,
+        memory_bytes,
+        fail_fast: true,
+        keep_output: true,
+    };
+    let resp = enqueue(Arc::clone(&work), job, true).await?;
+    // Reshape: one run's stdout, stderr and measurements.
+    let body =
+        axum::body::to_bytes(resp.into_body(), 64 << 20).await.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let id = v["id"].as_str().unwrap_or_default().to_string();
+    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("run"))?;
+    let result = row.result.unwrap_or_default();
+    let b64 = |s: &serde_json::Value| -> String {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap_or("")).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let t = &result["tests"][0];
+    Ok(Json(serde_json::json!({
+        "id": id,
+        "verdict": result["verdict"],
+        "compile": result["compile"],
+        "stdout": b64(&result["outputs"][0]["stdout"]),
+        "stderr": b64(&result["outputs"][0]["stderr"]),
+        "exit_code": t["exit_code"],
+        "signal": t["signal"],
+        "cpu_time_us": t["cpu_time_us"],
+        "wall_time_us": t["wall_time_us"],
+        "peak_memory_bytes": t["peak_memory_bytes"],
+        "message": t["message"],
+    }))
+    .into_response())
+}
+
+async fn languages(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
+    let v: Vec<serde_json::Value> = work
+        .profiles
+        .all()
+        .map(|p| {
+            let a = p.availability();
+            serde_json::json!({"id": p.id, "name": p.name, "available": a.is_ok(), "version": a.as_ref().ok()})
+        })
+        .collect();
+    Json(serde_json::Value::Array(v))
+}
+
+async fn readyz(State(work): State<Arc<Work>>) -> Response {
+    let store = work.store.writable();
+    let sandbox = tokio::task::spawn_blocking(|| {
+        sandbox::Command::new("/bin/true").run().map(|r| r.status == sandbox::Status::Ok).unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    let code = if store && sandbox { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(serde_json::json!({"store": store, "sandbox": sandbox}))).into_response()
+}

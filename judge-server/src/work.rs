@@ -1,0 +1,232 @@
+//! The queue and the workers: submissions are judged by a bounded number of workers (the
+//! `judge` crate, on blocking threads), their events broadcast to listeners (SSE, `wait`),
+//! their results written to the store.
+
+use crate::store::Store;
+use base64::Engine;
+use judge::{CheckerSpec, Problem, Profiles, TestCase};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc};
+
+/// A job as the workers see it, whichever API it came from (stored as the request JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    /// Profile id.
+    pub language: String,
+    /// Source files; the first is the main one.
+    pub files: Vec<(String, String)>,
+    /// (stdin, expected output) per test.
+    pub tests: Vec<(String, Option<String>)>,
+    /// Checker name (`tokens`, `lines`, `exact`, `float:EPS`, `any`).
+    pub checker: String,
+    /// CPU time per test, µs.
+    pub time_us: u64,
+    /// Memory per test, bytes.
+    pub memory_bytes: u64,
+    /// Stop at the first failure.
+    pub fail_fast: bool,
+    /// Keep stdout/stderr of each test in the result.
+    pub keep_output: bool,
+}
+
+/// Live events of submissions, by id.
+#[derive(Default)]
+pub struct Hub {
+    channels: Mutex<HashMap<String, broadcast::Sender<String>>>,
+    /// Events so far, replayed to late listeners.
+    history: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl Hub {
+    /// A receiver of `id`'s future events, and the events so far.
+    pub fn subscribe(&self, id: &str) -> (Vec<String>, broadcast::Receiver<String>) {
+        let mut ch = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let rx = ch.entry(id.to_string()).or_insert_with(|| broadcast::channel(256).0).subscribe();
+        let past = self.history.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default();
+        (past, rx)
+    }
+
+    fn publish(&self, id: &str, event: String) {
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_default().push(event.clone());
+        let ch = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = ch.get(id) {
+            let _ = tx.send(event);
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        // Late listeners read the stored result instead.
+        self.channels.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+/// Everything handlers and workers share.
+pub struct Work {
+    pub store: Store,
+    pub profiles: Arc<Profiles>,
+    pub hub: Hub,
+    tx: mpsc::Sender<String>,
+    /// Submissions queued or running.
+    pub depth: AtomicUsize,
+    /// At most this many queued before 503.
+    pub max_queue: usize,
+    /// Submissions finished, by verdict (for /metrics).
+    pub verdicts: Mutex<HashMap<String, u64>>,
+    /// Workers busy now.
+    pub running: AtomicUsize,
+}
+
+/// Why a job could not be queued.
+pub enum Refused {
+    /// The queue is full.
+    Full,
+    /// The store failed.
+    Store(anyhow::Error),
+}
+
+impl Work {
+    /// Starts `workers` workers; queued submissions of an earlier life are queued again.
+    pub fn start(store: Store, profiles: Profiles, workers: usize, max_queue: usize) -> anyhow::Result<Arc<Work>> {
+        let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
+        let work = Arc::new(Work {
+            store,
+            profiles: Arc::new(profiles),
+            hub: Hub::default(),
+            tx,
+            depth: AtomicUsize::new(0),
+            max_queue,
+            verdicts: Mutex::new(HashMap::new()),
+            running: AtomicUsize::new(0),
+        });
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..workers.max(1) {
+            let work = Arc::clone(&work);
+            let rx = Arc::clone(&rx);
+            tokio::spawn(async move {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(id) = next else { return };
+                    work.running.fetch_add(1, Ordering::SeqCst);
+                    let w = Arc::clone(&work);
+                    let id2 = id.clone();
+                    let _ = tokio::task::spawn_blocking(move || w.run(&id2)).await;
+                    work.running.fetch_sub(1, Ordering::SeqCst);
+                    work.depth.fetch_sub(1, Ordering::SeqCst);
+                }
+            });
+        }
+        for id in work.store.unfinished()? {
+            work.depth.fetch_add(1, Ordering::SeqCst);
+            let _ = work.tx.try_send(id);
+        }
+        Ok(work)
+    }
+
+    /// Stores and queues a job. The row is written before this returns: a crash after the
+    /// client's 2xx loses nothing.
+    pub fn submit(&self, id: &str, api: &str, request: &serde_json::Value) -> Result<(), Refused> {
+        if self.depth.load(Ordering::SeqCst) >= self.max_queue {
+            return Err(Refused::Full);
+        }
+        self.store.insert(id, api, request).map_err(Refused::Store)?;
+        self.depth.fetch_add(1, Ordering::SeqCst);
+        if self.tx.try_send(id.to_string()).is_err() {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
+            return Err(Refused::Full);
+        }
+        Ok(())
+    }
+
+    /// Judges one stored submission (on a blocking thread).
+    fn run(&self, id: &str) {
+        let _span = tracing::info_span!("judge", submission = %id).entered();
+        let Ok(Some(row)) = self.store.get(id) else { return };
+        let job: Job = match serde_json::from_value(row.request.get("job").cloned().unwrap_or_default()) {
+            Ok(j) => j,
+            Err(e) => {
+                let _ = self.store.finish(
+                    id,
+                    "error",
+                    &serde_json::json!({"error": format!("stored job unreadable: {e}")}),
+                );
+                return;
+            }
+        };
+        let _ = self.store.set_status(id, "compiling");
+        let result = self.judge(id, &job);
+        let (status, value) = match result {
+            Ok(v) => ("done", v),
+            Err(e) => ("error", serde_json::json!({"verdict": "internal_error", "error": e.to_string()})),
+        };
+        if let Some(v) = value.get("verdict").and_then(|v| v.as_str()) {
+            *self.verdicts.lock().unwrap_or_else(|p| p.into_inner()).entry(v.to_string()).or_default() += 1;
+        }
+        if let Err(e) = self.store.finish(id, status, &value) {
+            tracing::error!("storing the result: {e:#}");
+        }
+        self.hub.publish(id, serde_json::json!({"event": "done", "status": status, "result": value}).to_string());
+        self.hub.forget(id);
+        tracing::info!(status, "judged");
+    }
+
+    fn judge(&self, id: &str, job: &Job) -> anyhow::Result<serde_json::Value> {
+        let dir = tempfile::Builder::new().prefix("judge-server-tests-").tempdir()?;
+        let mut tests = Vec::new();
+        let mut any_expected = false;
+        for (i, (stdin, expected)) in job.tests.iter().enumerate() {
+            let name = (i + 1).to_string();
+            let input = dir.path().join(format!("{name}.in"));
+            let answer = dir.path().join(format!("{name}.out"));
+            std::fs::write(&input, stdin)?;
+            std::fs::write(&answer, expected.as_deref().unwrap_or(""))?;
+            any_expected |= expected.is_some();
+            tests.push(TestCase { name, input, answer });
+        }
+        let checker = match job.checker.as_str() {
+            "any" => CheckerSpec::Any,
+            _ if !any_expected => CheckerSpec::Any,
+            c => c.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        };
+        let problem =
+            Problem { tests, time_us: job.time_us, memory_bytes: job.memory_bytes, output_bytes: 16 << 20, checker };
+        let sub = judge::Submission {
+            language: job.language.clone(),
+            sources: job.files.iter().map(|(n, c)| (n.clone(), c.as_bytes().to_vec())).collect(),
+        };
+        let opts = judge::Options { run_all: !job.fail_fast, keep_output: job.keep_output, ..Default::default() };
+        let store = self.store.clone();
+        let mut on_event = |e: &judge::Event| {
+            let v = match e {
+                judge::Event::Compiling => serde_json::json!({"event": "compiling"}),
+                judge::Event::Compiled(c) => serde_json::json!({"event": "compiled", "compile": c}),
+                judge::Event::TestStarted { index, total, name } => {
+                    if *index == 0 {
+                        let _ = store.set_status(id, "running");
+                    }
+                    serde_json::json!({"event": "test_started", "index": index, "total": total, "name": name})
+                }
+                judge::Event::TestFinished { index, total, result } => {
+                    serde_json::json!({"event": "test_finished", "index": index, "total": total, "result": result})
+                }
+                judge::Event::Done(_) => return,
+            };
+            self.hub.publish(id, v.to_string());
+        };
+        let j = judge::judge(&self.profiles, &sub, &problem, &opts, &mut on_event)?;
+        let mut v = serde_json::to_value(&j)?;
+        if job.keep_output {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let outputs: Vec<serde_json::Value> = j
+                .tests
+                .iter()
+                .map(|t| serde_json::json!({"stdout": b64.encode(&t.stdout), "stderr": b64.encode(&t.stderr)}))
+                .collect();
+            v["outputs"] = serde_json::Value::Array(outputs);
+        }
+        Ok(v)
+    }
+}
