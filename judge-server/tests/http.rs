@@ -1,0 +1,314 @@
+//! The server as clients use it: a real `judge-server` process on a loopback port, the
+//! native API, the Judge0-compatible API, and bad input.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a server on a free loopback port with a fresh database.
+fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
+        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--db"])
+        .arg(dir.path().join("judge.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    Server { child, base, _dir: dir }
+}
+
+fn post(s: &Server, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = ureq::post(&format!("{}{path}", s.base)).send_json(body);
+    decode(r)
+}
+
+fn get(s: &Server, path: &str) -> (u16, serde_json::Value) {
+    decode(ureq::get(&format!("{}{path}", s.base)).call())
+}
+
+fn decode(r: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
+    match r {
+        Ok(resp) => (resp.status(), resp.into_json().unwrap_or_default()),
+        Err(ureq::Error::Status(code, resp)) => (code, resp.into_json().unwrap_or_default()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+const APLUSB: &str = "a, b = map(int, input().split())\nprint(a + b)\n";
+
+fn aplusb_tests() -> serde_json::Value {
+    serde_json::json!([
+        {"stdin": "1 2\n", "expected_output": "3\n"},
+        {"stdin": "10 20\n", "expected_output": "30\n"},
+        {"stdin": "-5 5\n", "expected_output": "0\n"}
+    ])
+}
+
+#[test]
+fn native_submissions_are_judged_waited_for_polled_and_streamed() {
+    let s = start();
+    let (code, v) = post(
+        &s,
+        "/v1/submissions?wait=true",
+        serde_json::json!({"language": "python3", "source": APLUSB, "tests": aplusb_tests()}),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["verdict"], "accepted", "{v}");
+    assert_eq!(v["tests"].as_array().unwrap().len(), 3);
+
+    // Queued, then polled.
+    let wrong = "a, b = map(int, input().split())\nprint(a + b + (0 if a == 1 else 1))\n";
+    let (code, v) = post(
+        &s,
+        "/v1/submissions",
+        serde_json::json!({"language": "python3", "source": wrong, "tests": aplusb_tests()}),
+    );
+    assert_eq!(code, 202, "{v}");
+    assert_eq!(v["status"], "queued");
+    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let start = Instant::now();
+    let done = loop {
+        let (_, v) = get(&s, &format!("/v1/submissions/{id}"));
+        if v["status"] == "done" {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "never finished: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(done["verdict"], "wrong_answer", "{done}");
+    assert_eq!(done["first_failed"], "2");
+    assert_eq!(done["tests"].as_array().unwrap().len(), 2, "fail-fast: {done}");
+    assert_eq!(done["first_failure"]["expected_output"], "30\n");
+
+    // Events of a finished submission: what happened, in order, ending with done.
+    let resp = ureq::get(&format!("{}/v1/submissions/{id}/events", s.base)).call().unwrap();
+    let mut text = String::new();
+    resp.into_reader().take(1 << 20).read_to_string(&mut text).unwrap();
+    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(events.first(), Some(&"queued"), "{text}");
+    assert_eq!(events.last(), Some(&"done"), "{text}");
+
+    // Live events of a new one: compiling, each test as it finishes, done.
+    let (_, v) = post(
+        &s,
+        "/v1/submissions",
+        serde_json::json!({"language": "python3", "source": APLUSB, "tests": aplusb_tests()}),
+    );
+    let id = v["id"].as_str().unwrap();
+    let resp = ureq::get(&format!("{}/v1/submissions/{id}/events", s.base)).call().unwrap();
+    let mut text = String::new();
+    resp.into_reader().take(1 << 20).read_to_string(&mut text).unwrap();
+    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(events.first(), Some(&"queued"), "{text}");
+    assert_eq!(events.last(), Some(&"done"), "{text}");
+    if events.len() > 2 {
+        // Connected before the end: the tests' results came one by one, in order.
+        let finished = events.iter().filter(|e| **e == "test_finished").count();
+        assert!(finished == 3 || events.contains(&"done"), "{text}");
+    }
+}
+
+#[test]
+fn run_returns_one_runs_output_and_figures() {
+    let s = start();
+    let (code, v) = post(
+        &s,
+        "/v1/run",
+        serde_json::json!({"language": "python3", "source": "import sys\nprint(sys.stdin.read().upper())\nprint('e', file=sys.stderr)", "stdin": "hi"}),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["stdout"], "HI\n", "{v}");
+    assert_eq!(v["stderr"], "e\n");
+    assert_eq!(v["verdict"], "accepted");
+    assert!(v["cpu_time_us"].as_u64().unwrap() > 0);
+    let (_, v) = post(&s, "/v1/run", serde_json::json!({"language": "c", "source": "int main(void) { return 3; }"}));
+    assert_eq!((v["verdict"].as_str(), v["exit_code"].as_i64()), (Some("runtime_error"), Some(3)), "{v}");
+}
+
+#[test]
+fn bad_input_gets_a_4xx_naming_the_field_and_the_server_keeps_serving() {
+    let s = start();
+    let cases = [
+        (serde_json::json!({"language": "cobol", "source": "x", "tests": aplusb_tests()}), 422, "language"),
+        (serde_json::json!({"language": "python3", "tests": aplusb_tests()}), 422, "source"),
+        (serde_json::json!({"language": "python3", "source": "x", "tests": []}), 422, "tests"),
+        (
+            serde_json::json!({"language": "python3", "source": "x", "tests": aplusb_tests(), "limits": {"time": 100}}),
+            422,
+            "limits.time",
+        ),
+        (
+            serde_json::json!({"language": "python3", "source": "x", "tests": aplusb_tests(), "limits": {"memory": "64Q"}}),
+            422,
+            "limits.memory",
+        ),
+        (serde_json::json!({"language": 7, "source": "x", "tests": aplusb_tests()}), 422, "language"),
+    ];
+    for (body, want, field) in cases {
+        let (code, v) = post(&s, "/v1/submissions", body.clone());
+        assert_eq!(code, want, "{body}: {v}");
+        assert!(v.to_string().contains(field), "{body}: {v}");
+    }
+    let r = ureq::post(&format!("{}/v1/submissions", s.base))
+        .set("Content-Type", "application/json")
+        .send_string("{not json");
+    assert_eq!(decode(r).0, 400);
+    assert_eq!(get(&s, "/v1/submissions/00000000-0000-4000-8000-000000000000").0, 404);
+    let r = ureq::post(&format!("{}/submissions?base64_encoded=true", s.base))
+        .send_json(serde_json::json!({"source_code": "!!!notbase64", "language_id": 71}));
+    let (code, v) = decode(r);
+    assert_eq!(code, 422, "{v}");
+    assert!(v.to_string().contains("source_code"), "{v}");
+    let (code, v) = get(&s, "/submissions/00000000-0000-4000-8000-000000000000?fields=bogus");
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(get(&s, "/healthz").0, 200, "still serving");
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_judge0_api_judges_with_judge0s_statuses() {
+    let s = start();
+    let (code, langs) = get(&s, "/languages");
+    assert_eq!(code, 200);
+    for id in [50, 54, 62, 63, 71, 73, 60, 46] {
+        assert!(langs.as_array().unwrap().iter().any(|l| l["id"] == id), "language {id} missing: {langs}");
+    }
+    let (_, about) = get(&s, "/about");
+    assert_eq!(about["version"], "1.13.1");
+    let (_, statuses) = get(&s, "/statuses");
+    assert_eq!(statuses.as_array().unwrap().len(), 14);
+    let (_, cfg) = get(&s, "/config_info");
+    for key in ["max_submission_batch_size", "enable_wait_result", "cpu_time_limit", "max_memory_limit"] {
+        assert!(cfg.get(key).is_some(), "{key}");
+    }
+    let cases = [
+        (71, APLUSB, "1 2\n", Some("3\n"), 3),
+        (71, APLUSB, "1 2\n", Some("4\n"), 4),
+        (71, "while True: pass\n", "", None, 5),
+        (50, "int main(void) { return x }", "", None, 6),
+        (50, "int main(void) { volatile int *p = 0; *p = 1; return 0; }", "", None, 7),
+        (71, "raise SystemExit(3)\n", "", None, 11),
+        (
+            54,
+            "#include <iostream>\nint main(){long long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}",
+            "20 22",
+            Some("42"),
+            3,
+        ),
+    ];
+    for (lang, src, stdin, expected, want) in cases {
+        let mut body =
+            serde_json::json!({"source_code": b64(src), "language_id": lang, "stdin": b64(stdin), "cpu_time_limit": 1});
+        if let Some(e) = expected {
+            body["expected_output"] = serde_json::Value::String(b64(e));
+        }
+        let (code, v) = post(&s, "/submissions?base64_encoded=true&wait=true&fields=*", body);
+        assert_eq!(code, 201, "{v}");
+        assert_eq!(v["status"]["id"], want, "{lang} {src}: {v}");
+        assert!(v["token"].as_str().is_some() && v["created_at"].as_str().unwrap().ends_with('Z'), "{v}");
+        if want == 3 {
+            assert!(v["time"].as_str().unwrap().parse::<f64>().is_ok(), "{v}");
+        }
+    }
+    // Queued, then fetched in a batch.
+    let (code, v) = post(
+        &s,
+        "/submissions/batch",
+        serde_json::json!({"submissions": [
+            {"source_code": "print(input())", "language_id": 71, "stdin": "x"},
+            {"source_code": "print(2)", "language_id": 999}
+        ]}),
+    );
+    assert_eq!(code, 201, "{v}");
+    let token = v[0]["token"].as_str().unwrap().to_string();
+    assert!(v[1].get("language_id").is_some(), "per-entry error: {v}");
+    let start = Instant::now();
+    loop {
+        let (_, b) = get(&s, &format!("/submissions/batch?tokens={token},nope&fields=status,stdout"));
+        let st = b["submissions"][0]["status"]["id"].as_u64().unwrap();
+        assert!(b["submissions"][1].is_null());
+        if st > 2 {
+            assert_eq!((st, b["submissions"][0]["stdout"].as_str()), (3, Some("x\n")), "{b}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The official Judge0 Python client (from PyPI, in a virtual environment) drives the
+/// server unmodified.
+#[test]
+fn the_official_judge0_python_client_works_unmodified() {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("judge0-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let st = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap();
+        assert!(st.success(), "python3 -m venv failed");
+    }
+    let has = Command::new(&python).args(["-c", "import judge0"]).status().unwrap().success();
+    if !has {
+        let out = Command::new(venv.join("bin/pip")).args(["install", "-q", "judge0==0.0.8"]).output().unwrap();
+        assert!(out.status.success(), "pip install judge0==0.0.8: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let s = start();
+    let script = r#"
+import sys, judge0
+client = judge0.Client(sys.argv[1])
+r = judge0.run(client=client, source_code="print(input()[::-1])", language=judge0.PYTHON, stdin="abc")
+print("single", r.status.value if hasattr(r.status, "value") else r.status, repr(r.stdout))
+subs = judge0.run(client=client, source_code="a, b = map(int, input().split())\nprint(a + b)", language=judge0.PYTHON,
+                  test_cases=[("1 2", "3"), ("2 2", "5")])
+print("cases", [s.status.value if hasattr(s.status, "value") else s.status for s in subs])
+bad = judge0.run(client=client, source_code="int main(void) { return x }", language=judge0.C)
+print("compile", bad.status.value if hasattr(bad.status, "value") else bad.status)
+tle = judge0.run(client=client, source_code="while True: pass", language=judge0.PYTHON, cpu_time_limit=1)
+print("tle", tle.status.value if hasattr(tle.status, "value") else tle.status)
+rte = judge0.run(client=client, source_code="raise SystemExit(4)", language=judge0.PYTHON)
+print("rte", rte.status.value if hasattr(rte.status, "value") else rte.status)
+"#;
+    let out = Command::new(&python).args(["-c", script, &s.base]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("single 3 'cba\\n'"), "{text}");
+    assert!(text.contains("cases [3, 4]"), "{text}");
+    assert!(text.contains("compile 6"), "{text}");
+    assert!(text.contains("tle 5"), "{text}");
+    assert!(text.contains("rte 11"), "{text}");
+}
