@@ -77,6 +77,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             cfg.listen
         );
     }
+    // Cgroups a killed earlier server left behind go first (never a live runner's).
+    sandbox::sweep_cgroups();
     let store = store::Store::open(&cfg.db).map_err(|e| anyhow::anyhow!("--db {}: {e:#}", cfg.db.display()))?;
     let profiles = judge::Profiles::load(cfg.profiles.as_deref())?;
     let workers = cfg.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

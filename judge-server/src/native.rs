@@ -36,7 +36,7 @@ struct TestIn {
     expected_output: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct LimitsIn {
     /// CPU seconds per test.
@@ -47,8 +47,23 @@ struct LimitsIn {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ProblemIn {
+    tests: Vec<TestIn>,
+    #[serde(default)]
+    checker: Option<String>,
+    #[serde(default)]
+    limits: Option<LimitsIn>,
+    /// Whether results may show the first failing test's input and expected output.
+    #[serde(default)]
+    show_failure: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SubmissionIn {
     language: String,
+    #[serde(default)]
+    problem_id: Option<String>,
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
@@ -87,6 +102,8 @@ pub fn router() -> Router<Arc<Work>> {
         .route("/v1/submissions/:id", get(show))
         .route("/v1/submissions/:id/events", get(events))
         .route("/v1/run", post(run))
+        .route("/v1/problems/:id", get(problem_show).put(problem_put).delete(problem_delete))
+        .route("/metrics", get(metrics))
         .route("/v1/languages", get(languages))
         .route("/healthz", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/readyz", get(readyz))
@@ -133,13 +150,32 @@ async fn create(
         (Some(_), Some(_)) => return Err(ApiError::field("source", "give source or files, not both")),
         _ => return Err(ApiError::field("source", "can't be blank")),
     };
-    if s.tests.is_empty() {
+    // A stored problem brings its hidden tests, limits and checker.
+    let mut problem_view = None;
+    let (tests, checker_in, limits_in) = match &s.problem_id {
+        Some(pid) => {
+            if !s.tests.is_empty() {
+                return Err(ApiError::field("tests", "give tests or problem_id, not both"));
+            }
+            let p = work
+                .store
+                .get_problem(pid)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::field("problem_id", format!("no problem {pid:?}")))?;
+            problem_view = Some(serde_json::json!({"id": pid, "show_failure": p["show_failure"]}));
+            let tests: Vec<TestIn> = serde_json::from_value(p["tests"].clone()).map_err(ApiError::internal)?;
+            let limits: Option<LimitsIn> = serde_json::from_value(p["limits"].clone()).ok();
+            (tests, p["checker"].as_str().map(str::to_string), limits.or(s.limits))
+        }
+        None => (s.tests, s.checker, s.limits),
+    };
+    if tests.is_empty() {
         return Err(ApiError::field("tests", "at least one test is needed"));
     }
-    if s.tests.len() > MAX_TESTS {
+    if tests.len() > MAX_TESTS {
         return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
     }
-    let checker = s.checker.unwrap_or_else(|| "tokens".into());
+    let checker = checker_in.unwrap_or_else(|| "tokens".into());
     if checker != "any" {
         match checker.parse::<judge::CheckerSpec>() {
             Ok(judge::CheckerSpec::Custom(_)) | Err(_) => {
@@ -148,24 +184,112 @@ async fn create(
             Ok(_) => {}
         }
     }
-    let (time_us, memory_bytes) = limits(&work, s.limits)?;
+    let (time_us, memory_bytes) = limits(&work, limits_in)?;
     let job = Job {
         language: s.language,
         files,
-        tests: s.tests.into_iter().map(|t| (t.stdin, t.expected_output)).collect(),
+        tests: tests.into_iter().map(|t| (t.stdin, t.expected_output)).collect(),
         checker,
         time_us,
         memory_bytes,
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
-    enqueue(work, job, q.wait.unwrap_or(false)).await
+    enqueue(work, job, problem_view, q.wait.unwrap_or(false)).await
+}
+
+async fn problem_put(
+    State(work): State<Arc<Work>>,
+    Path(id): Path<String>,
+    body: Result<Json<ProblemIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(p) = body.map_err(ApiError::from_json)?;
+    if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(ApiError::field("id", "use 1 to 100 letters, digits, - and _"));
+    }
+    if p.tests.is_empty() {
+        return Err(ApiError::field("tests", "a problem needs at least one test"));
+    }
+    if p.tests.len() > MAX_TESTS {
+        return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
+    }
+    if let Some(c) = &p.checker {
+        if c != "any"
+            && !matches!(c.parse::<judge::CheckerSpec>(), Ok(spec) if !matches!(spec, judge::CheckerSpec::Custom(_)))
+        {
+            return Err(ApiError::field("checker", "tokens, lines, exact, float:EPS or any"));
+        }
+    }
+    let limits_json = match &p.limits {
+        Some(l) => {
+            let (t, m) = limits(&work, Some(LimitsIn { time: l.time, memory: l.memory.clone() }))?;
+            serde_json::json!({"time": t as f64 / 1e6, "memory": m})
+        }
+        None => serde_json::Value::Null,
+    };
+    let tests: Vec<serde_json::Value> =
+        p.tests.iter().map(|t| serde_json::json!({"stdin": t.stdin, "expected_output": t.expected_output})).collect();
+    let body = serde_json::json!({"tests": tests, "checker": p.checker, "limits": limits_json, "show_failure": p.show_failure});
+    work.store.put_problem(&id, &body).map_err(ApiError::internal)?;
+    Ok((StatusCode::OK, Json(serde_json::json!({"id": id, "tests": tests.len()}))).into_response())
+}
+
+/// A problem without its tests (they stay on the server).
+async fn problem_show(
+    State(work): State<Arc<Work>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = work.store.get_problem(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("problem"))?;
+    Ok(Json(serde_json::json!({
+        "id": id,
+        "tests": p["tests"].as_array().map_or(0, |t| t.len()),
+        "checker": p["checker"],
+        "limits": p["limits"],
+        "show_failure": p["show_failure"],
+    })))
+}
+
+async fn problem_delete(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if work.store.delete_problem(&id).map_err(ApiError::internal)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("problem"))
+    }
+}
+
+/// Prometheus text: queue depth, running, submissions by status, verdict counts.
+async fn metrics(State(work): State<Arc<Work>>) -> Response {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering;
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP judge_queue_depth Submissions queued or running.\n# TYPE judge_queue_depth gauge");
+    let _ = writeln!(out, "judge_queue_depth {}", work.depth.load(Ordering::SeqCst));
+    let _ = writeln!(out, "# HELP judge_running Submissions being judged now.\n# TYPE judge_running gauge");
+    let _ = writeln!(out, "judge_running {}", work.running.load(Ordering::SeqCst));
+    let _ = writeln!(
+        out,
+        "# HELP judge_verdicts_total Submissions judged since start, by verdict.\n# TYPE judge_verdicts_total counter"
+    );
+    for (v, n) in work.verdicts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(out, "judge_verdicts_total{{verdict=\"{v}\"}} {n}");
+    }
+    let _ =
+        writeln!(out, "# HELP judge_submissions Submissions in the store, by status.\n# TYPE judge_submissions gauge");
+    for (st, n) in work.store.counts().unwrap_or_default() {
+        let _ = writeln!(out, "judge_submissions{{status=\"{st}\"}} {n}");
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
 /// Stores and queues a job; with `wait`, answers once it is judged.
-async fn enqueue(work: Arc<Work>, job: Job, wait: bool) -> Result<Response, ApiError> {
+async fn enqueue(
+    work: Arc<Work>,
+    job: Job,
+    problem: Option<serde_json::Value>,
+    wait: bool,
+) -> Result<Response, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let request = serde_json::json!({ "job": job });
+    let request = serde_json::json!({ "job": job, "problem": problem });
     // Subscribe before queueing, so the end cannot be missed.
     let (_, mut rx) = work.hub.subscribe(&id);
     match work.submit(&id, "native", &request) {
@@ -203,7 +327,18 @@ fn view(row: &crate::store::Row) -> serde_json::Value {
                 v[key] = x.clone();
             }
         }
-        if let Some(first) = r.get("first_failed").and_then(|f| f.as_str()) {
+        // A problem's hidden tests are shown only if the problem allows it.
+        let hidden = row.request["problem"].is_object() && row.request["problem"]["show_failure"] != true;
+        if hidden {
+            if let Some(tests) = v["tests"].as_array_mut() {
+                for t in tests {
+                    if let Some(o) = t.as_object_mut() {
+                        o.remove("diff");
+                    }
+                }
+            }
+        }
+        if let Some(first) = r.get("first_failed").and_then(|f| f.as_str()).filter(|_| !hidden) {
             // The first failing test with its expected output against the actual one (the
             // tests are the client's own here).
             let i: usize = first.parse().unwrap_or(1);
@@ -271,7 +406,7 @@ async fn run(
         fail_fast: true,
         keep_output: true,
     };
-    let resp = enqueue(Arc::clone(&work), job, true).await?;
+    let resp = enqueue(Arc::clone(&work), job, None, true).await?;
     // Reshape: one run's stdout, stderr and measurements.
     let body =
         axum::body::to_bytes(resp.into_body(), 64 << 20).await.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;

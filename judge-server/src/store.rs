@@ -52,7 +52,12 @@ impl Store {
                 created_at TEXT NOT NULL,
                 finished_at TEXT
             );
-            CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);",
+            CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);
+            CREATE TABLE IF NOT EXISTS problems (
+                id TEXT PRIMARY KEY,
+                body TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );",
         )?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -134,7 +139,41 @@ impl Store {
         })
     }
 
-    /// Counts by status (for /metrics and readiness).
+    /// Creates or replaces a problem.
+    pub fn put_problem(&self, id: &str, body: &serde_json::Value) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO problems (id, body, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                params![id, body.to_string(), now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// A problem's stored body.
+    pub fn get_problem(&self, id: &str) -> anyhow::Result<Option<serde_json::Value>> {
+        self.with(|c| {
+            c.query_row("SELECT body FROM problems WHERE id = ?1", params![id], |r| r.get::<_, String>(0)).optional()
+        })
+        .map(|o| o.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Deletes a problem; false when there was none.
+    pub fn delete_problem(&self, id: &str) -> anyhow::Result<bool> {
+        Ok(self.with(|c| c.execute("DELETE FROM problems WHERE id = ?1", params![id]))? > 0)
+    }
+
+    /// Counts by status (for /metrics).
+    pub fn counts(&self) -> anyhow::Result<Vec<(String, u64)>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT status, COUNT(*) FROM submissions GROUP BY status")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            rows.collect()
+        })
+    }
+
+    /// Whether the database takes writes (for readiness).
     pub fn writable(&self) -> bool {
         self.with(|c| c.execute("CREATE TABLE IF NOT EXISTS probe (x INTEGER)", [])).is_ok()
     }

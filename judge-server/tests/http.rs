@@ -312,3 +312,92 @@ print("rte", rte.status.value if hasattr(rte.status, "value") else rte.status)
     assert!(text.contains("tle 5"), "{text}");
     assert!(text.contains("rte 11"), "{text}");
 }
+
+#[test]
+fn problems_keep_their_tests_on_the_server() {
+    let s = start();
+    let put = |body: serde_json::Value| decode(ureq::put(&format!("{}/v1/problems/aplusb", s.base)).send_json(body));
+    let (code, v) = put(serde_json::json!({"tests": aplusb_tests(), "limits": {"time": 1, "memory": "128M"}}));
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = get(&s, "/v1/problems/aplusb");
+    assert_eq!(code, 200);
+    assert_eq!(v["tests"], 3, "only the count is shown: {v}");
+    assert!(!v.to_string().contains("10 20"), "{v}");
+    let wrong = "a, b = map(int, input().split())\nprint(a + b + (0 if a == 1 else 1))\n";
+    let (code, v) = post(
+        &s,
+        "/v1/submissions?wait=true",
+        serde_json::json!({"language": "python3", "source": wrong, "problem_id": "aplusb"}),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!((v["verdict"].as_str(), v["first_failed"].as_str()), (Some("wrong_answer"), Some("2")), "{v}");
+    assert!(v.get("first_failure").is_none() && !v.to_string().contains("30"), "hidden tests leak: {v}");
+    // A problem that allows it shows the first failure.
+    let (code, _) = put(serde_json::json!({"tests": aplusb_tests(), "show_failure": true}));
+    assert_eq!(code, 200);
+    let (_, v) = post(
+        &s,
+        "/v1/submissions?wait=true",
+        serde_json::json!({"language": "python3", "source": wrong, "problem_id": "aplusb"}),
+    );
+    assert_eq!(v["first_failure"]["expected_output"], "30\n", "{v}");
+    let (code, v) = put(serde_json::json!({"tests": []}));
+    assert_eq!(code, 422, "{v}");
+    let (code, _) = decode(ureq::delete(&format!("{}/v1/problems/aplusb", s.base)).call());
+    assert_eq!(code, 204);
+    assert_eq!(get(&s, "/v1/problems/aplusb").0, 404);
+    let (code, v) =
+        post(&s, "/v1/submissions", serde_json::json!({"language": "python3", "source": "x", "problem_id": "aplusb"}));
+    assert_eq!(code, 422, "{v}");
+    let text = ureq::get(&format!("{}/metrics", s.base)).call().unwrap().into_string().unwrap();
+    assert!(
+        text.contains("judge_queue_depth ") && text.contains("judge_verdicts_total{verdict=\"wrong_answer\"} 2"),
+        "{text}"
+    );
+}
+
+/// `kill -9` with submissions pending: after a restart on the same database, every one is
+/// judged, none is lost.
+#[test]
+fn a_killed_server_loses_no_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("judge.db");
+    let launch = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
+            .args(["--listen", "127.0.0.1:0", "--workers", "1", "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        (child, line.trim().rsplit(' ').next().unwrap().to_string())
+    };
+    let (mut first, base) = launch();
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let body = serde_json::json!({"language": "bash", "source": format!("echo {i}"), "tests": [{"stdin": "", "expected_output": format!("{i}")}]});
+        let (code, v) = decode(ureq::post(&format!("{base}/v1/submissions")).send_json(body));
+        assert_eq!(code, 202, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut second, base) = launch();
+    let start = Instant::now();
+    for id in &ids {
+        loop {
+            let (code, v) = decode(ureq::get(&format!("{base}/v1/submissions/{id}")).call());
+            assert_eq!(code, 200, "{id} lost: {v}");
+            if v["status"] == "done" {
+                assert_eq!(v["verdict"], "accepted", "{v}");
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "{id} never finished: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
