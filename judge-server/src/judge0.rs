@@ -157,7 +157,7 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
         .ok_or_else(|| ApiError::field("language_id", "can't be blank"))?;
     let profile = profile_for(work, lang)
         .ok_or_else(|| ApiError::field("language_id", format!("language with id {lang} doesn't exist")))?;
-    if let Err(why) = profile.availability() {
+    if let Err(why) = work.availability(&profile.id) {
         return Err(ApiError::field("language_id", format!("language with id {lang} is not available here: {why}")));
     }
     let stdin = text(v, "stdin", b64)?.unwrap_or_default();
@@ -271,6 +271,11 @@ fn render(row: &Row, b64: bool, fields: &[&str]) -> Result<serde_json::Value, Ap
     Ok(serde_json::Value::Object(v))
 }
 
+/// The default fields, for callbacks (never fails: undecodable output is sent in base64).
+pub(crate) fn render_default(row: &Row, b64: bool) -> serde_json::Value {
+    render(row, b64, DEFAULT_FIELDS).or_else(|_| render(row, true, DEFAULT_FIELDS)).unwrap_or_default()
+}
+
 fn fields_of(p: &Params) -> Result<Vec<&'static str>, ApiError> {
     match p.fields.as_deref() {
         None | Some("") => Ok(DEFAULT_FIELDS.to_vec()),
@@ -304,9 +309,16 @@ async fn create(
     let b64 = truthy(&p.base64_encoded);
     let v = parse_body(&body)?;
     let (job, kept) = job_from(&work, &v, b64)?;
+    let callback = match v.get("callback_url").and_then(|u| u.as_str()) {
+        Some(url) => {
+            crate::callbacks::check_url(url, &work.callbacks).map_err(|e| ApiError::field("callback_url", e))?;
+            serde_json::json!({"url": url, "base64": b64})
+        }
+        None => serde_json::Value::Null,
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let (_, mut rx) = work.hub.subscribe(&id);
-    match work.submit(&id, "judge0", &serde_json::json!({"job": job, "judge0": kept})) {
+    match work.submit(&id, "judge0", &serde_json::json!({"job": job, "judge0": kept, "callback": callback})) {
         Ok(()) => {}
         Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
         Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
@@ -384,7 +396,7 @@ async fn show_batch(
 
 async fn languages(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
     let mut v = Vec::new();
-    for p in work.profiles.all().filter(|p| p.availability().is_ok()) {
+    for p in work.profiles.all().filter(|p| work.availability(&p.id).is_ok()) {
         for id in &p.judge0_ids {
             v.push(serde_json::json!({"id": id, "name": p.name}));
         }
@@ -410,7 +422,7 @@ async fn config_info(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "maintenance_mode": false, "enable_wait_result": true, "enable_compiler_options": false,
         "allowed_languages_for_compile_options": [], "enable_command_line_arguments": false,
-        "enable_submission_delete": false, "enable_callbacks": false, "callbacks_max_tries": 3,
+        "enable_submission_delete": false, "enable_callbacks": true, "callbacks_max_tries": 3,
         "callbacks_timeout": 5.0, "enable_additional_files": false, "max_queue_size": work.max_queue,
         "cpu_time_limit": 5.0, "max_cpu_time_limit": 15.0, "cpu_extra_time": 1.0, "max_cpu_extra_time": 5.0,
         "wall_time_limit": 10.0, "max_wall_time_limit": 20.0, "memory_limit": 128000, "max_memory_limit": 512000,

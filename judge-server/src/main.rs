@@ -2,6 +2,7 @@
 //! HTTP (a native API and a Judge0-compatible one on the same port). `main` only parses the
 //! configuration and serves.
 
+mod callbacks;
 mod error;
 mod judge0;
 mod native;
@@ -35,6 +36,15 @@ struct Config {
     /// Listen on a non-loopback address although no authentication is configured.
     #[arg(long, env = "JUDGE_SERVER_INSECURE_PUBLIC")]
     insecure_public: bool,
+    /// Key to sign callbacks with (HMAC-SHA256 in X-Judge-Signature).
+    #[arg(long, env = "JUDGE_SERVER_CALLBACK_SECRET")]
+    callback_secret: Option<String>,
+    /// Attempts per callback before it becomes a dead letter.
+    #[arg(long, env = "JUDGE_SERVER_CALLBACK_MAX_TRIES", default_value_t = 5)]
+    callback_max_tries: u32,
+    /// Allow callbacks to loopback, private and link-local addresses.
+    #[arg(long, env = "JUDGE_SERVER_CALLBACK_ALLOW_PRIVATE")]
+    callback_allow_private: bool,
     /// Largest request body, bytes.
     #[arg(long, env = "JUDGE_SERVER_MAX_BODY", default_value_t = 8 << 20)]
     max_body: usize,
@@ -82,7 +92,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let store = store::Store::open(&cfg.db).map_err(|e| anyhow::anyhow!("--db {}: {e:#}", cfg.db.display()))?;
     let profiles = judge::Profiles::load(cfg.profiles.as_deref())?;
     let workers = cfg.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let work = work::Work::start(store, profiles, workers, cfg.max_queue)?;
+    let callbacks = callbacks::Settings {
+        secret: cfg.callback_secret.clone(),
+        max_tries: cfg.callback_max_tries.max(1),
+        timeout: std::time::Duration::from_secs(5),
+        allow_private: cfg.callback_allow_private,
+    };
+    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks)?;
     let app = app(Arc::clone(&work), cfg.max_body);
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;

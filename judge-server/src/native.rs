@@ -76,6 +76,8 @@ struct SubmissionIn {
     limits: Option<LimitsIn>,
     #[serde(default)]
     fail_fast: Option<bool>,
+    #[serde(default)]
+    callback_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +111,7 @@ pub fn router() -> Router<Arc<Work>> {
         .route("/readyz", get(readyz))
 }
 
-fn limits(work: &Work, l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
+fn limits(_work: &Work, l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
     let l = l.unwrap_or_default();
     let time = l.time.unwrap_or(1.0);
     if !(time.is_finite() && (0.001..=MAX_TIME_S).contains(&time)) {
@@ -126,13 +128,12 @@ fn limits(work: &Work, l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
     if !((8 << 20)..=MAX_MEMORY).contains(&memory) {
         return Err(ApiError::field("limits.memory", format!("must be between 8M and {}M", MAX_MEMORY >> 20)));
     }
-    let _ = work;
     Ok(((time * 1e6) as u64, memory))
 }
 
 fn check_language(work: &Work, id: &str) -> Result<(), ApiError> {
-    let p = work.profiles.get(id).map_err(|e| ApiError::field("language", e.to_string()))?;
-    p.availability()
+    work.profiles.get(id).map_err(|e| ApiError::field("language", e.to_string()))?;
+    work.availability(id)
         .map_err(|why| ApiError::field("language", format!("{id} is not available on this server: {why}")))?;
     Ok(())
 }
@@ -144,6 +145,10 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let Json(s) = body.map_err(ApiError::from_json)?;
     check_language(&work, &s.language)?;
+    if let Some(url) = &s.callback_url {
+        crate::callbacks::check_url(url, &work.callbacks).map_err(|e| ApiError::field("callback_url", e))?;
+    }
+    let callback = s.callback_url.as_ref().map(|u| serde_json::json!({"url": u}));
     let files: Vec<(String, String)> = match (s.source, s.files) {
         (Some(src), None) => vec![("main".into(), src)],
         (None, Some(f)) if !f.is_empty() => f.into_iter().map(|f| (f.name, f.content)).collect(),
@@ -195,7 +200,7 @@ async fn create(
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
-    enqueue(work, job, problem_view, q.wait.unwrap_or(false)).await
+    enqueue(work, job, problem_view, callback, q.wait.unwrap_or(false)).await
 }
 
 async fn problem_put(
@@ -286,10 +291,11 @@ async fn enqueue(
     work: Arc<Work>,
     job: Job,
     problem: Option<serde_json::Value>,
+    callback: Option<serde_json::Value>,
     wait: bool,
 ) -> Result<Response, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let request = serde_json::json!({ "job": job, "problem": problem });
+    let request = serde_json::json!({ "job": job, "problem": problem, "callback": callback });
     // Subscribe before queueing, so the end cannot be missed.
     let (_, mut rx) = work.hub.subscribe(&id);
     match work.submit(&id, "native", &request) {
@@ -313,7 +319,7 @@ async fn enqueue(
 }
 
 /// A submission as the API shows it.
-fn view(row: &crate::store::Row) -> serde_json::Value {
+pub(crate) fn view(row: &crate::store::Row) -> serde_json::Value {
     let mut v = serde_json::json!({
         "id": row.id,
         "api": row.api,
@@ -352,7 +358,11 @@ fn view(row: &crate::store::Row) -> serde_json::Value {
 
 async fn show(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
     let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
-    Ok(Json(view(&row)))
+    let mut v = view(&row);
+    if let Some((state, attempts, error)) = work.store.callback_state(&id).map_err(ApiError::internal)? {
+        v["callback"] = serde_json::json!({"state": state, "attempts": attempts, "last_error": error});
+    }
+    Ok(Json(v))
 }
 
 async fn events(
@@ -406,7 +416,7 @@ async fn run(
         fail_fast: true,
         keep_output: true,
     };
-    let resp = enqueue(Arc::clone(&work), job, None, true).await?;
+    let resp = enqueue(Arc::clone(&work), job, None, None, true).await?;
     // Reshape: one run's stdout, stderr and measurements.
     let body =
         axum::body::to_bytes(resp.into_body(), 64 << 20).await.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
@@ -441,7 +451,7 @@ async fn languages(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
         .profiles
         .all()
         .map(|p| {
-            let a = p.availability();
+            let a = work.availability(&p.id);
             serde_json::json!({"id": p.id, "name": p.name, "available": a.is_ok(), "version": a.as_ref().ok()})
         })
         .collect();

@@ -25,6 +25,25 @@ pub struct Row {
     pub finished_at: Option<String>,
 }
 
+/// A callback waiting to be sent.
+#[derive(Clone, Debug)]
+pub struct Callback {
+    /// The submission's id.
+    pub id: String,
+    /// `POST` (native) or `PUT` (Judge0).
+    pub method: String,
+    /// Where to.
+    pub url: String,
+    /// The JSON body.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 /// A handle to the database, shared by handlers and workers.
 #[derive(Clone)]
 pub struct Store {
@@ -53,6 +72,16 @@ impl Store {
                 finished_at TEXT
             );
             CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);
+            CREATE TABLE IF NOT EXISTS callbacks (
+                id TEXT PRIMARY KEY,
+                method TEXT NOT NULL,
+                url TEXT NOT NULL,
+                body TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_try INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                last_error TEXT
+            );
             CREATE TABLE IF NOT EXISTS problems (
                 id TEXT PRIMARY KEY,
                 body TEXT NOT NULL,
@@ -136,6 +165,80 @@ impl Store {
             let mut st = c.prepare("SELECT id FROM submissions WHERE status = 'queued' ORDER BY created_at")?;
             let ids = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
             Ok(ids)
+        })
+    }
+
+    /// Queues a callback for a finished submission.
+    pub fn add_callback(&self, id: &str, method: &str, url: &str, body: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO callbacks (id, method, url, body, attempts, next_try, state) VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending')",
+                params![id, method, url, body, now_ms()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Callbacks whose next try is due.
+    pub fn due_callbacks(&self) -> anyhow::Result<Vec<Callback>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, method, url, body, attempts FROM callbacks WHERE state = 'pending' AND next_try <= ?1 ORDER BY next_try LIMIT 32",
+            )?;
+            let rows = st.query_map(params![now_ms()], |r| {
+                Ok(Callback { id: r.get(0)?, method: r.get(1)?, url: r.get(2)?, body: r.get(3)?, attempts: r.get(4)? })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// A callback was delivered.
+    pub fn callback_done(&self, id: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE callbacks SET state = 'delivered', attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                params![id],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// A callback failed; try again after `delay`.
+    pub fn callback_retry(
+        &self,
+        id: &str,
+        attempts: u32,
+        error: &str,
+        delay: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        let next = now_ms() + delay.as_millis() as i64;
+        self.with(|c| {
+            c.execute(
+                "UPDATE callbacks SET attempts = ?2, last_error = ?3, next_try = ?4 WHERE id = ?1",
+                params![id, attempts, error, next],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// A callback failed its last attempt: a dead letter.
+    pub fn callback_dead(&self, id: &str, attempts: u32, error: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE callbacks SET state = 'dead', attempts = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, attempts, error],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// A submission's callback state: (state, attempts, last error).
+    pub fn callback_state(&self, id: &str) -> anyhow::Result<Option<(String, u32, Option<String>)>> {
+        self.with(|c| {
+            c.query_row("SELECT state, attempts, last_error FROM callbacks WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
         })
     }
 

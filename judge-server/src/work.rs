@@ -74,10 +74,15 @@ pub struct Work {
     pub depth: AtomicUsize,
     /// At most this many queued before 503.
     pub max_queue: usize,
+    /// How callbacks are checked and sent.
+    pub callbacks: crate::callbacks::Settings,
     /// Submissions finished, by verdict (for /metrics).
     pub verdicts: Mutex<HashMap<String, u64>>,
     /// Workers busy now.
     pub running: AtomicUsize,
+    /// Each language's toolchain version or why it is unavailable, found once at start
+    /// (running every compiler's version command per request would cost more than a run).
+    pub available: HashMap<String, Result<String, String>>,
 }
 
 /// Why a job could not be queued.
@@ -90,8 +95,15 @@ pub enum Refused {
 
 impl Work {
     /// Starts `workers` workers; queued submissions of an earlier life are queued again.
-    pub fn start(store: Store, profiles: Profiles, workers: usize, max_queue: usize) -> anyhow::Result<Arc<Work>> {
+    pub fn start(
+        store: Store,
+        profiles: Profiles,
+        workers: usize,
+        max_queue: usize,
+        callbacks: crate::callbacks::Settings,
+    ) -> anyhow::Result<Arc<Work>> {
         let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
+        let available = profiles.all().map(|p| (p.id.clone(), p.availability())).collect();
         let work = Arc::new(Work {
             store,
             profiles: Arc::new(profiles),
@@ -99,8 +111,10 @@ impl Work {
             tx,
             depth: AtomicUsize::new(0),
             max_queue,
+            callbacks: callbacks.clone(),
             verdicts: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
+            available,
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..workers.max(1) {
@@ -119,11 +133,19 @@ impl Work {
                 }
             });
         }
+        // The callback sender: its own thread, reading due rows from the store.
+        let store = work.store.clone();
+        std::thread::spawn(move || crate::callbacks::run(store, callbacks));
         for id in work.store.unfinished()? {
             work.depth.fetch_add(1, Ordering::SeqCst);
             let _ = work.tx.try_send(id);
         }
         Ok(work)
+    }
+
+    /// The toolchain version of a language here, or why it is unavailable.
+    pub fn availability(&self, id: &str) -> Result<String, String> {
+        self.available.get(id).cloned().unwrap_or_else(|| Err(format!("unknown language {id:?}")))
     }
 
     /// Stores and queues a job. The row is written before this returns: a crash after the
@@ -168,9 +190,26 @@ impl Work {
         if let Err(e) = self.store.finish(id, status, &value) {
             tracing::error!("storing the result: {e:#}");
         }
+        self.queue_callback(id);
         self.hub.publish(id, serde_json::json!({"event": "done", "status": status, "result": value}).to_string());
         self.hub.forget(id);
         tracing::info!(status, "judged");
+    }
+
+    /// Stores the callback of a finished submission that asked for one; the sender thread
+    /// delivers it.
+    fn queue_callback(&self, id: &str) {
+        let Ok(Some(row)) = self.store.get(id) else { return };
+        let Some(url) = row.request["callback"]["url"].as_str() else { return };
+        let (method, body) = if row.api == "judge0" {
+            let b64 = row.request["callback"]["base64"] == true;
+            ("PUT", crate::judge0::render_default(&row, b64))
+        } else {
+            ("POST", crate::native::view(&row))
+        };
+        if let Err(e) = self.store.add_callback(id, method, url, &body.to_string()) {
+            tracing::error!(submission = %id, "storing the callback: {e:#}");
+        }
     }
 
     fn judge(&self, id: &str, job: &Job) -> anyhow::Result<serde_json::Value> {

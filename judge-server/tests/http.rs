@@ -20,9 +20,15 @@ impl Drop for Server {
 
 /// Starts a server on a free loopback port with a fresh database.
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
-        .args(["--listen", "127.0.0.1:0", "--workers", "2", "--db"])
+        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(extra)
+        .arg("--db")
         .arg(dir.path().join("judge.db"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -331,7 +337,7 @@ fn problems_keep_their_tests_on_the_server() {
     );
     assert_eq!(code, 200, "{v}");
     assert_eq!((v["verdict"].as_str(), v["first_failed"].as_str()), (Some("wrong_answer"), Some("2")), "{v}");
-    assert!(v.get("first_failure").is_none() && !v.to_string().contains("30"), "hidden tests leak: {v}");
+    assert!(v.get("first_failure").is_none() && !v.to_string().contains("\"diff\""), "hidden tests leak: {v}");
     // A problem that allows it shows the first failure.
     let (code, _) = put(serde_json::json!({"tests": aplusb_tests(), "show_failure": true}));
     assert_eq!(code, 200);
@@ -400,4 +406,117 @@ fn a_killed_server_loses_no_submission() {
     }
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+/// A local HTTP receiver: answers 500 to the first `failures` requests, then 200; records
+/// (method, signature header, body) of each.
+fn receiver(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let (mut length, mut signature) = (0usize, String::new());
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap_or((h, ""));
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if k.eq_ignore_ascii_case("x-judge-signature") {
+                    signature = v.trim().to_string();
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let method = request_line.split(' ').next().unwrap_or("").to_string();
+            log.lock().unwrap().push((method, signature, String::from_utf8_lossy(&body).into_owned()));
+            let status = if n < failures { "500 Internal Server Error" } else { "200 OK" };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, seen)
+}
+
+fn hmac_hex(key: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn callbacks_are_signed_retried_and_end_as_dead_letters() {
+    // Refused to loopback without the flag.
+    let plain = start();
+    let (url, _) = receiver(0);
+    let (code, v) = post(
+        &plain,
+        "/v1/submissions",
+        serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": ""}], "callback_url": url}),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(v["callback_url"][0].as_str().unwrap().contains("refused"), "{v}");
+    drop(plain);
+
+    let s = start_with(&["--callback-allow-private", "--callback-secret", "s3cret", "--callback-max-tries", "4"]);
+    let (url, seen) = receiver(2);
+    let (code, v) = post(
+        &s,
+        "/v1/submissions",
+        serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": "", "expected_output": "1"}], "callback_url": url}),
+    );
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    loop {
+        let (_, v) = get(&s, &format!("/v1/submissions/{id}"));
+        if v["callback"]["state"] == "delivered" {
+            assert_eq!(v["callback"]["attempts"], 3, "{v}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "not delivered: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 3, "two failures, then delivered");
+    let (method, signature, body) = &got[2];
+    assert_eq!(method, "POST");
+    assert_eq!(signature, &hmac_hex("s3cret", body), "the signature covers the body");
+    let sent: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!((sent["id"].as_str(), sent["verdict"].as_str()), (Some(id.as_str()), Some("accepted")));
+
+    // A receiver that always fails: a dead letter after the maximum.
+    let (url, seen) = receiver(usize::MAX);
+    let body = serde_json::json!({"source_code": "echo hi", "language_id": 46, "callback_url": url});
+    let (code, v) = decode(ureq::post(&format!("{}/submissions", s.base)).send_json(body));
+    assert_eq!(code, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    loop {
+        let (_, v) = get(&s, &format!("/v1/submissions/{token}"));
+        if v["callback"]["state"] == "dead" {
+            assert_eq!(v["callback"]["attempts"], 4, "{v}");
+            assert!(v["callback"]["last_error"].as_str().unwrap().contains("500"), "{v}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "never dead: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].0, "PUT", "Judge0 callbacks are PUT");
+    let sent: serde_json::Value = serde_json::from_str(&got[0].2).unwrap();
+    assert_eq!(sent["status"]["id"], 3, "{sent}");
 }

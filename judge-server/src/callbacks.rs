@@ -1,0 +1,166 @@
+//! Callbacks: when a submission names a `callback_url`, its result is sent there once it is
+//! judged (native: POST of the result; Judge0 API: PUT of the submission's default fields).
+//! Callbacks are rows in the store (attempts, next try, last error), so retries survive a
+//! restart; after the last attempt a callback is a dead letter, kept for inspection.
+//! With a secret configured, each body is signed: `X-Judge-Signature: sha256=<hex HMAC>`.
+//! URLs that resolve to loopback, link-local (cloud metadata) or private addresses are
+//! refused unless allowed, so a public server is never a proxy into its own network;
+//! redirects are not followed.
+
+use crate::store::Store;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// How callbacks are sent.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// HMAC-SHA256 key for `X-Judge-Signature`.
+    pub secret: Option<String>,
+    /// Attempts before a dead letter.
+    pub max_tries: u32,
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+    /// Allow loopback and private addresses (tests, private deployments).
+    pub allow_private: bool,
+}
+
+fn private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| private(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// Checks a callback URL before the submission is accepted.
+pub fn check_url(url: &str, s: &Settings) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| "must be an http:// or https:// URL".to_string())?;
+    if url.starts_with("https://") {
+        return Err("https callbacks are not supported by this build; use http://".into());
+    }
+    let hostport = rest.split('/').next().unwrap_or("");
+    if hostport.is_empty() || hostport.contains('@') {
+        return Err("has no host".into());
+    }
+    let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let addrs: Vec<_> = with_port.to_socket_addrs().map_err(|e| format!("does not resolve: {e}"))?.collect();
+    if addrs.is_empty() {
+        return Err("does not resolve".into());
+    }
+    if !s.allow_private {
+        if let Some(a) = addrs.iter().find(|a| private(a.ip())) {
+            return Err(format!(
+                "resolves to {} (loopback, private or link-local): refused (--callback-allow-private to allow)",
+                a.ip()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The signature header's value for `body`.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Delay before attempt `n` (1-based): 0.2 s, 0.4 s, 0.8 s, ... up to 30 s.
+pub fn backoff(n: u32) -> Duration {
+    Duration::from_millis((200u64 << n.saturating_sub(1).min(8)).min(30_000))
+}
+
+/// One attempt. Redirects are not followed; any 2xx is success.
+fn send(method: &str, url: &str, body: &str, s: &Settings) -> Result<(), String> {
+    check_url(url, s)?;
+    let agent = ureq::AgentBuilder::new().timeout(s.timeout).redirects(0).build();
+    let mut req = agent.request(method, url).set("Content-Type", "application/json");
+    if let Some(secret) = &s.secret {
+        req = req.set("X-Judge-Signature", &sign(secret, body.as_bytes()));
+    }
+    match req.send_string(body) {
+        Ok(r) if (200..300).contains(&r.status()) => Ok(()),
+        Ok(r) => Err(format!("HTTP {}", r.status())),
+        Err(ureq::Error::Status(code, _)) => Err(format!("HTTP {code}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Sends due callbacks forever, every 100 ms (a blocking loop on its own thread).
+pub fn run(store: Store, s: Settings) {
+    loop {
+        match store.due_callbacks() {
+            Ok(due) => {
+                for c in due {
+                    let result = send(&c.method, &c.url, &c.body, &s);
+                    let attempts = c.attempts + 1;
+                    let outcome = match result {
+                        Ok(()) => store.callback_done(&c.id),
+                        Err(e) if attempts >= s.max_tries => {
+                            tracing::warn!(submission = %c.id, "callback dead after {attempts} attempts: {e}");
+                            store.callback_dead(&c.id, attempts, &e)
+                        }
+                        Err(e) => store.callback_retry(&c.id, attempts, &e, backoff(attempts)),
+                    };
+                    if let Err(e) = outcome {
+                        tracing::error!("storing a callback's state: {e:#}");
+                    }
+                }
+            }
+            Err(e) => tracing::error!("reading due callbacks: {e:#}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_refused_unless_allowed() {
+        let s = Settings { secret: None, max_tries: 3, timeout: Duration::from_secs(1), allow_private: false };
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://10.1.2.3/x",
+            "http://169.254.169.254/latest",
+            "http://[::1]:80/",
+            "http://192.168.0.1/",
+        ] {
+            assert!(check_url(url, &s).is_err(), "{url}");
+        }
+        assert!(check_url("ftp://example/x", &s).is_err());
+        let allowed = Settings { allow_private: true, ..s };
+        assert!(check_url("http://127.0.0.1:9/x", &allowed).is_ok());
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_hex() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            sign("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
