@@ -410,7 +410,10 @@ fn a_killed_server_loses_no_submission() {
 
 /// A local HTTP receiver: answers 500 to the first `failures` requests, then 200; records
 /// (method, signature header, body) of each.
-fn receiver(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>) {
+/// What a receiver saw: (method, signature header, body) per request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+fn receiver(failures: usize) -> (String, Seen) {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
