@@ -303,6 +303,7 @@ fn parse_body(body: &axum::body::Bytes) -> Result<serde_json::Value, ApiError> {
 
 async fn create(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Query(p): Query<Params>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -318,7 +319,12 @@ async fn create(
     };
     let id = uuid::Uuid::new_v4().to_string();
     let (_, mut rx) = work.hub.subscribe(&id);
-    match work.submit(&id, "judge0", &serde_json::json!({"job": job, "judge0": kept, "callback": callback})) {
+    match work.submit(
+        &id,
+        "judge0",
+        &caller.owner,
+        &serde_json::json!({"job": job, "judge0": kept, "callback": callback}),
+    ) {
         Ok(()) => {}
         Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
         Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
@@ -349,6 +355,7 @@ async fn show(
 
 async fn create_batch(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Query(p): Query<Params>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -366,7 +373,7 @@ async fn create_batch(
         match job_from(&work, s, b64) {
             Ok((job, kept)) => {
                 let id = uuid::Uuid::new_v4().to_string();
-                match work.submit(&id, "judge0", &serde_json::json!({"job": job, "judge0": kept})) {
+                match work.submit(&id, "judge0", &caller.owner, &serde_json::json!({"job": job, "judge0": kept})) {
                     Ok(()) => out.push(serde_json::json!({"token": id})),
                     Err(Refused::Full) => out.push(serde_json::json!({"error": "queue is full"})),
                     Err(Refused::Store(e)) => return Err(ApiError::internal(e)),

@@ -2,6 +2,7 @@
 //! HTTP (a native API and a Judge0-compatible one on the same port). `main` only parses the
 //! configuration and serves.
 
+mod auth;
 mod callbacks;
 mod error;
 mod judge0;
@@ -33,6 +34,16 @@ struct Config {
     /// Also load the language profiles (*.toml) of this directory.
     #[arg(long, env = "JUDGE_SERVER_PROFILES")]
     profiles: Option<PathBuf>,
+    /// Client token (repeatable; or comma-separated in the variable). With any token set,
+    /// every request needs one and clients see only their own submissions.
+    #[arg(long = "token", env = "JUDGE_SERVER_TOKENS", value_delimiter = ',')]
+    tokens: Vec<String>,
+    /// Admin token (repeatable): sees every submission and may write problems.
+    #[arg(long = "admin-token", env = "JUDGE_SERVER_ADMIN_TOKENS", value_delimiter = ',')]
+    admin_tokens: Vec<String>,
+    /// Log format: text or json (structured, with the submission id).
+    #[arg(long, env = "JUDGE_SERVER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     /// Listen on a non-loopback address although no authentication is configured.
     #[arg(long, env = "JUDGE_SERVER_INSECURE_PUBLIC")]
     insecure_public: bool,
@@ -81,7 +92,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    if !cfg.listen.ip().is_loopback() && !cfg.insecure_public {
+    let tokens = auth::Tokens { clients: cfg.tokens.clone(), admins: cfg.admin_tokens.clone() };
+    if !cfg.listen.ip().is_loopback() && !cfg.insecure_public && !tokens.enabled() {
         anyhow::bail!(
             "--listen {}: no authentication is configured, so only loopback addresses are allowed (--insecure-public to override)",
             cfg.listen
@@ -98,7 +110,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         timeout: std::time::Duration::from_secs(5),
         allow_private: cfg.callback_allow_private,
     };
-    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks)?;
+    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens)?;
     let app = app(Arc::clone(&work), cfg.max_body);
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;
@@ -114,7 +126,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
 
 /// The whole router: native API, Judge0-compatible API, a body limit.
 fn app(work: Arc<work::Work>, max_body: usize) -> axum::Router {
-    native::router().merge(judge0::router()).layer(axum::extract::DefaultBodyLimit::max(max_body)).with_state(work)
+    native::router()
+        .merge(judge0::router())
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&work), auth::check))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .with_state(work)
 }
 
 async fn shutdown() {

@@ -140,6 +140,7 @@ fn check_language(work: &Work, id: &str) -> Result<(), ApiError> {
 
 async fn create(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Query(q): Query<WaitQuery>,
     body: Result<Json<SubmissionIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -200,7 +201,7 @@ async fn create(
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
-    enqueue(work, job, problem_view, callback, q.wait.unwrap_or(false)).await
+    enqueue(work, &caller.owner, job, problem_view, callback, q.wait.unwrap_or(false)).await
 }
 
 async fn problem_put(
@@ -289,6 +290,7 @@ async fn metrics(State(work): State<Arc<Work>>) -> Response {
 /// Stores and queues a job; with `wait`, answers once it is judged.
 async fn enqueue(
     work: Arc<Work>,
+    owner: &str,
     job: Job,
     problem: Option<serde_json::Value>,
     callback: Option<serde_json::Value>,
@@ -298,7 +300,7 @@ async fn enqueue(
     let request = serde_json::json!({ "job": job, "problem": problem, "callback": callback });
     // Subscribe before queueing, so the end cannot be missed.
     let (_, mut rx) = work.hub.subscribe(&id);
-    match work.submit(&id, "native", &request) {
+    match work.submit(&id, "native", owner, &request) {
         Ok(()) => {}
         Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
         Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
@@ -401,6 +403,7 @@ async fn events(
 
 async fn run(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     body: Result<Json<RunIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(r) = body.map_err(ApiError::from_json)?;
@@ -416,7 +419,7 @@ async fn run(
         fail_fast: true,
         keep_output: true,
     };
-    let resp = enqueue(Arc::clone(&work), job, None, None, true).await?;
+    let resp = enqueue(Arc::clone(&work), &caller.owner, job, None, None, true).await?;
     // Reshape: one run's stdout, stderr and measurements.
     let body =
         axum::body::to_bytes(resp.into_body(), 64 << 20).await.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;

@@ -80,6 +80,8 @@ pub struct Work {
     pub verdicts: Mutex<HashMap<String, u64>>,
     /// Workers busy now.
     pub running: AtomicUsize,
+    /// Client and admin tokens (authentication is off without any).
+    pub tokens: crate::auth::Tokens,
     /// Each language's toolchain version or why it is unavailable, found once at start
     /// (running every compiler's version command per request would cost more than a run).
     pub available: HashMap<String, Result<String, String>>,
@@ -101,6 +103,7 @@ impl Work {
         workers: usize,
         max_queue: usize,
         callbacks: crate::callbacks::Settings,
+        tokens: crate::auth::Tokens,
     ) -> anyhow::Result<Arc<Work>> {
         let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
         let available = profiles.all().map(|p| (p.id.clone(), p.availability())).collect();
@@ -115,6 +118,7 @@ impl Work {
             verdicts: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
             available,
+            tokens,
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..workers.max(1) {
@@ -150,11 +154,13 @@ impl Work {
 
     /// Stores and queues a job. The row is written before this returns: a crash after the
     /// client's 2xx loses nothing.
-    pub fn submit(&self, id: &str, api: &str, request: &serde_json::Value) -> Result<(), Refused> {
+    pub fn submit(&self, id: &str, api: &str, owner: &str, request: &serde_json::Value) -> Result<(), Refused> {
         if self.depth.load(Ordering::SeqCst) >= self.max_queue {
             return Err(Refused::Full);
         }
-        self.store.insert(id, api, request).map_err(Refused::Store)?;
+        let mut request = request.clone();
+        request["owner"] = serde_json::Value::String(owner.to_string());
+        self.store.insert(id, api, &request).map_err(Refused::Store)?;
         self.depth.fetch_add(1, Ordering::SeqCst);
         if self.tx.try_send(id.to_string()).is_err() {
             self.depth.fetch_sub(1, Ordering::SeqCst);

@@ -25,8 +25,10 @@ fn start() -> Server {
 
 fn start_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
+    let workers: &[&str] = if extra.contains(&"--workers") { &[] } else { &["--workers", "2"] };
     let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
-        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(workers)
         .args(extra)
         .arg("--db")
         .arg(dir.path().join("judge.db"))
@@ -522,4 +524,70 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     assert_eq!(got[0].0, "PUT", "Judge0 callbacks are PUT");
     let sent: serde_json::Value = serde_json::from_str(&got[0].2).unwrap();
     assert_eq!(sent["status"]["id"], 3, "{sent}");
+}
+
+#[test]
+fn with_tokens_one_client_cannot_see_anothers_submission() {
+    let s = start_with(&["--token", "alice-token", "--token", "bob-token", "--admin-token", "root-token"]);
+    let call = |method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>| {
+        let mut r = ureq::request(method, &format!("{}{path}", s.base));
+        if let Some(t) = token {
+            r = r.set("X-Auth-Token", t);
+        }
+        decode(match body {
+            Some(b) => r.send_json(b),
+            None => r.call(),
+        })
+    };
+    let sub = serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": ""}]});
+    assert_eq!(call("POST", "/v1/submissions", None, Some(sub.clone())).0, 401);
+    assert_eq!(call("POST", "/v1/submissions", Some("wrong"), Some(sub.clone())).0, 401);
+    let (code, v) = call("POST", "/v1/submissions?wait=true", Some("alice-token"), Some(sub.clone()));
+    assert_eq!(code, 200, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(call("GET", &format!("/v1/submissions/{id}"), Some("alice-token"), None).0, 200);
+    assert_eq!(call("GET", &format!("/v1/submissions/{id}"), Some("bob-token"), None).0, 404, "bob sees alice's");
+    assert_eq!(call("GET", &format!("/v1/submissions/{id}/events"), Some("bob-token"), None).0, 404);
+    assert_eq!(call("GET", &format!("/submissions/{id}"), Some("bob-token"), None).0, 404);
+    assert_eq!(call("GET", &format!("/submissions/batch?tokens={id}"), Some("bob-token"), None).0, 404);
+    assert_eq!(call("GET", &format!("/v1/submissions/{id}"), Some("root-token"), None).0, 200, "admin sees all");
+    // The token may come as a query parameter, as Judge0 accepts.
+    assert_eq!(call("GET", &format!("/submissions/{id}?X-Auth-Token=alice-token"), None, None).0, 200);
+    let problem = serde_json::json!({"tests": [{"stdin": "", "expected_output": "1"}]});
+    assert_eq!(call("PUT", "/v1/problems/p1", Some("alice-token"), Some(problem.clone())).0, 403);
+    assert_eq!(call("PUT", "/v1/problems/p1", Some("root-token"), Some(problem)).0, 200);
+    assert_eq!(call("GET", "/healthz", None, None).0, 200, "health needs no token");
+}
+
+#[test]
+fn a_full_queue_answers_503_and_the_server_stops_cleanly_on_sigterm() {
+    let mut s = start_with(&["--max-queue", "1", "--workers", "1"]);
+    let slow =
+        serde_json::json!({"language": "bash", "source": "sleep 2", "tests": [{"stdin": ""}], "limits": {"time": 5}});
+    let (code, v) = post(&s, "/v1/submissions", slow.clone());
+    assert_eq!(code, 202, "{v}");
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(post(&s, "/v1/submissions", slow.clone()).0);
+    }
+    assert!(codes.contains(&503), "{codes:?}");
+    let (code, v) = post(&s, "/submissions", serde_json::json!({"source_code": "echo 1", "language_id": 46}));
+    assert_eq!((code, v["error"].as_str()), (503, Some("queue is full")), "{v}");
+    // SIGTERM: stop accepting, exit 0; what was queued stays for the next start.
+    // SAFETY: kill with our own child's pid and a signal number.
+    unsafe { libc_kill(s.child.id() as i32, 15) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
