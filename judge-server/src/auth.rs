@@ -65,8 +65,8 @@ pub async fn check(State(work): State<Arc<crate::work::Work>>, mut req: Request,
         Caller { owner: "anonymous".into(), admin: true }
     } else {
         match token_of(&req) {
-            Some(t) if tokens.admins.iter().any(|a| *a == t) => Caller { owner: owner_of(&t), admin: true },
-            Some(t) if tokens.clients.iter().any(|c| *c == t) => Caller { owner: owner_of(&t), admin: false },
+            Some(t) if tokens.admins.contains(&t) => Caller { owner: owner_of(&t), admin: true },
+            Some(t) if tokens.clients.contains(&t) => Caller { owner: owner_of(&t), admin: false },
             _ if open => Caller { owner: "anonymous".into(), admin: false },
             _ => return deny(StatusCode::UNAUTHORIZED, "a valid X-Auth-Token is needed"),
         }
