@@ -100,6 +100,14 @@ pub async fn check(State(work): State<Arc<crate::work::Work>>, mut req: Request,
             }
         }
     }
+    // Rate limit on what creates work.
+    let creates = method == axum::http::Method::POST
+        && matches!(path.as_str(), "/v1/submissions" | "/v1/run" | "/submissions" | "/submissions/batch");
+    if creates && !work.take_token(&caller.owner) {
+        let mut r = deny(StatusCode::TOO_MANY_REQUESTS, "rate limit: too many submissions, try again later");
+        r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        return r;
+    }
     req.extensions_mut().insert(caller);
     next.run(req).await
 }

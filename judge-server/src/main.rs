@@ -41,6 +41,9 @@ struct Config {
     /// Admin token (repeatable): sees every submission and may write problems.
     #[arg(long = "admin-token", env = "JUDGE_SERVER_ADMIN_TOKENS", value_delimiter = ',')]
     admin_tokens: Vec<String>,
+    /// Submissions per minute per client (0: unlimited); beyond it, 429.
+    #[arg(long, env = "JUDGE_SERVER_RATE_LIMIT", default_value_t = 0)]
+    rate_limit: u32,
     /// Log format: text or json (structured, with the submission id).
     #[arg(long, env = "JUDGE_SERVER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -110,7 +113,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         timeout: std::time::Duration::from_secs(5),
         allow_private: cfg.callback_allow_private,
     };
-    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens)?;
+    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens, cfg.rate_limit)?;
     let app = app(Arc::clone(&work), cfg.max_body);
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;

@@ -141,6 +141,7 @@ fn check_language(work: &Work, id: &str) -> Result<(), ApiError> {
 async fn create(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<WaitQuery>,
     body: Result<Json<SubmissionIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -201,6 +202,17 @@ async fn create(
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
+    // The same Idempotency-Key from the same client gives the same submission, judged once.
+    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let held = work.store.claim_key(&caller.owner, key, &fresh).map_err(ApiError::internal)?;
+        if held != fresh {
+            let row =
+                work.store.get(&held).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+            return Ok((StatusCode::OK, Json(view(&row))).into_response());
+        }
+        return enqueue_as(work, &fresh, &caller.owner, job, problem_view, callback, q.wait.unwrap_or(false)).await;
+    }
     enqueue(work, &caller.owner, job, problem_view, callback, q.wait.unwrap_or(false)).await
 }
 
@@ -297,6 +309,20 @@ async fn enqueue(
     wait: bool,
 ) -> Result<Response, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
+    enqueue_as(work, &id, owner, job, problem, callback, wait).await
+}
+
+/// `enqueue` with the id chosen by the caller.
+async fn enqueue_as(
+    work: Arc<Work>,
+    id: &str,
+    owner: &str,
+    job: Job,
+    problem: Option<serde_json::Value>,
+    callback: Option<serde_json::Value>,
+    wait: bool,
+) -> Result<Response, ApiError> {
+    let id = id.to_string();
     let request = serde_json::json!({ "job": job, "problem": problem, "callback": callback });
     // Subscribe before queueing, so the end cannot be missed.
     let (_, mut rx) = work.hub.subscribe(&id);

@@ -82,6 +82,12 @@ impl Store {
                 state TEXT NOT NULL,
                 last_error TEXT
             );
+            CREATE TABLE IF NOT EXISTS idempotency (
+                owner TEXT NOT NULL,
+                key TEXT NOT NULL,
+                id TEXT NOT NULL,
+                PRIMARY KEY (owner, key)
+            );
             CREATE TABLE IF NOT EXISTS problems (
                 id TEXT PRIMARY KEY,
                 body TEXT NOT NULL,
@@ -239,6 +245,18 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
+        })
+    }
+
+    /// Claims an idempotency key for `id`; returns the id that holds it (an earlier one when
+    /// the key was used before).
+    pub fn claim_key(&self, owner: &str, key: &str, id: &str) -> anyhow::Result<String> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO idempotency (owner, key, id) VALUES (?1, ?2, ?3)",
+                params![owner, key, id],
+            )?;
+            c.query_row("SELECT id FROM idempotency WHERE owner = ?1 AND key = ?2", params![owner, key], |r| r.get(0))
         })
     }
 

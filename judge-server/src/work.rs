@@ -82,6 +82,9 @@ pub struct Work {
     pub running: AtomicUsize,
     /// Client and admin tokens (authentication is off without any).
     pub tokens: crate::auth::Tokens,
+    /// Submissions per minute per client (0: no limit), and each client's bucket.
+    pub rate_per_minute: u32,
+    pub buckets: Mutex<HashMap<String, (f64, std::time::Instant)>>,
     /// Each language's toolchain version or why it is unavailable, found once at start
     /// (running every compiler's version command per request would cost more than a run).
     pub available: HashMap<String, Result<String, String>>,
@@ -104,6 +107,7 @@ impl Work {
         max_queue: usize,
         callbacks: crate::callbacks::Settings,
         tokens: crate::auth::Tokens,
+        rate_per_minute: u32,
     ) -> anyhow::Result<Arc<Work>> {
         let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
         let available = profiles.all().map(|p| (p.id.clone(), p.availability())).collect();
@@ -119,6 +123,8 @@ impl Work {
             running: AtomicUsize::new(0),
             available,
             tokens,
+            rate_per_minute,
+            buckets: Mutex::new(HashMap::new()),
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..workers.max(1) {
@@ -145,6 +151,26 @@ impl Work {
             let _ = work.tx.try_send(id);
         }
         Ok(work)
+    }
+
+    /// Takes one submission from `owner`'s bucket (a token bucket refilled at the rate,
+    /// holding a minute's worth); false when it is empty.
+    pub fn take_token(&self, owner: &str) -> bool {
+        if self.rate_per_minute == 0 {
+            return true;
+        }
+        let cap = f64::from(self.rate_per_minute);
+        let now = std::time::Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = b.entry(owner.to_string()).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * cap / 60.0).min(cap);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// The toolchain version of a language here, or why it is unavailable.

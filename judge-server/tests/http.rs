@@ -591,3 +591,21 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn an_idempotency_key_gives_one_submission_and_the_rate_limit_answers_429() {
+    let s = start_with(&["--rate-limit", "3"]);
+    let sub =
+        serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": "", "expected_output": "1"}]});
+    let send = |key: &str| {
+        decode(ureq::post(&format!("{}/v1/submissions", s.base)).set("Idempotency-Key", key).send_json(sub.clone()))
+    };
+    let (c1, v1) = send("k-1");
+    let (c2, v2) = send("k-1");
+    assert_eq!((c1, c2), (202, 200), "{v1} {v2}");
+    assert_eq!(v1["id"], v2["id"], "the same key, the same submission");
+    let (c3, _) = send("k-2");
+    assert_eq!(c3, 202);
+    let (c4, v4) = send("k-3");
+    assert_eq!(c4, 429, "the fourth within a minute: {v4}");
+}
