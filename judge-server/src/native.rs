@@ -100,7 +100,9 @@ struct WaitQuery {
 /// The routes.
 pub fn router() -> Router<Arc<Work>> {
     Router::new()
-        .route("/v1/submissions", post(create))
+        .route("/v1/submissions", post(create).get(recent))
+        .route("/", get(|| async { axum::response::Html(include_str!("../static/index.html")) }))
+        .route("/queue", get(|| async { axum::response::Html(include_str!("../static/queue.html")) }))
         .route("/v1/submissions/:id", get(show))
         .route("/v1/submissions/:id/events", get(events))
         .route("/v1/run", post(run))
@@ -382,6 +384,35 @@ pub(crate) fn view(row: &crate::store::Row) -> serde_json::Value {
         }
     }
     v
+}
+
+#[derive(Deserialize, Default)]
+struct RecentQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The latest submissions (a client sees its own; an admin, or everyone without tokens,
+/// sees all).
+async fn recent(
+    State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    Query(q): Query<RecentQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = q.limit.unwrap_or(20).min(200);
+    let rows = work.store.recent(limit * 4).map_err(ApiError::internal)?;
+    let mine: Vec<serde_json::Value> = rows
+        .into_iter()
+        .filter(|r| caller.admin || r["owner"].as_str() == Some(caller.owner.as_str()))
+        .take(limit)
+        .map(|mut r| {
+            if let Some(o) = r.as_object_mut() {
+                o.remove("owner");
+            }
+            r
+        })
+        .collect();
+    Ok(Json(serde_json::Value::Array(mine)))
 }
 
 async fn show(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -260,6 +260,30 @@ impl Store {
         })
     }
 
+    /// The latest submissions: (id, api, status, verdict, created_at, owner).
+    pub fn recent(&self, limit: usize) -> anyhow::Result<Vec<serde_json::Value>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, api, status, result, created_at, request FROM submissions ORDER BY created_at DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map(params![limit as i64], |r| {
+                let result: Option<String> = r.get(3)?;
+                let request: String = r.get(5)?;
+                let verdict = result
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["verdict"].as_str().map(str::to_string));
+                let owner = serde_json::from_str::<serde_json::Value>(&request)
+                    .ok()
+                    .and_then(|v| v["owner"].as_str().map(str::to_string));
+                Ok(serde_json::json!({
+                    "id": r.get::<_, String>(0)?, "api": r.get::<_, String>(1)?, "status": r.get::<_, String>(2)?,
+                    "verdict": verdict, "created_at": r.get::<_, String>(4)?, "owner": owner,
+                }))
+            })?;
+            rows.collect()
+        })
+    }
+
     /// Creates or replaces a problem.
     pub fn put_problem(&self, id: &str, body: &serde_json::Value) -> anyhow::Result<()> {
         self.with(|c| {

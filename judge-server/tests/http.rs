@@ -609,3 +609,25 @@ fn an_idempotency_key_gives_one_submission_and_the_rate_limit_answers_429() {
     let (c4, v4) = send("k-3");
     assert_eq!(c4, 429, "the fourth within a minute: {v4}");
 }
+
+#[test]
+fn the_playground_and_queue_pages_are_served_and_recent_submissions_listed() {
+    let s = start();
+    let page = ureq::get(&format!("{}/", s.base)).call().unwrap();
+    assert_eq!(page.content_type(), "text/html");
+    let html = page.into_string().unwrap();
+    for needle in ["/v1/run", "/v1/languages", "EventSource", "test_finished"] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let queue = ureq::get(&format!("{}/queue", s.base)).call().unwrap().into_string().unwrap();
+    assert!(queue.contains("/metrics") && queue.contains("/v1/submissions?limit="));
+    let (_, v) = post(
+        &s,
+        "/v1/submissions?wait=true",
+        serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": ""}]}),
+    );
+    let (code, list) = get(&s, "/v1/submissions?limit=5");
+    assert_eq!(code, 200);
+    assert_eq!(list[0]["id"], v["id"], "{list}");
+    assert_eq!(list[0]["verdict"], "accepted");
+}
