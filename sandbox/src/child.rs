@@ -63,6 +63,9 @@ pub(crate) const MSG_SETUP_DONE: u32 = 1;
 pub(crate) const MSG_ERROR: u32 = 2;
 pub(crate) const MSG_STARTED: u32 = 3;
 pub(crate) const MSG_EXITED: u32 = 4;
+/// The program itself was reaped (sent before init kills and reaps the rest, so the parent
+/// reads the run's CPU as of the program's end).
+pub(crate) const MSG_PROGRAM_REAPED: u32 = 5;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -159,6 +162,9 @@ pub(crate) struct ChildPlan<'a> {
     /// without the global threadgroup lock whose RCU grace period makes a move of another
     /// process cost ~15 ms here). When empty, the parent moves init.
     pub self_attach: &'a [&'a CStr],
+    /// The run cgroup's CPU usage file (v1 cpuacct.usage, ns; v2 cpu.stat, usage_usec), read
+    /// by init right when the program is reaped, before its own exit adds to it.
+    pub cpu_usage_file: Option<&'a CStr>,
     pub clear_groups: bool,
     pub inside_id: u32,
     pub new_root: &'a CStr,
@@ -347,6 +353,12 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
         }
     }
 
+    // The CPU usage file, opened now while we can (it is root's), read at the program's end.
+    let usage_fd = match plan.cpu_usage_file {
+        // SAFETY: open reads a NUL-terminated path owned by the plan.
+        Some(p) => unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) },
+        None => -1,
+    };
     // Open the cgroup files now, as the runner's host uid (they are root's); the write
     // comes after the setup so that none of the setup is charged to the run.
     let mut cg_fds = [-1 as c_int; 4];
@@ -500,14 +512,54 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
             unsafe { libc::close(fd) };
         }
     }
-    reap_and_report(pid)
+    reap_and_report(pid, usage_fd)
+}
+
+/// The run's CPU in µs from its cgroup's usage file (v1: a number of ns; v2: cpu.stat's
+/// `usage_usec` line), or -1. No allocation: a stack buffer and a hand parse.
+fn read_usage_us(fd: c_int) -> i64 {
+    if fd < 0 {
+        return -1;
+    }
+    let mut buf = [0u8; 512];
+    // SAFETY: pread writes at most buf.len() bytes into `buf`.
+    let n = unsafe { libc::pread(fd, buf.as_mut_ptr() as *mut c_void, buf.len(), 0) };
+    if n <= 0 {
+        return -1;
+    }
+    let text = &buf[..n as usize];
+    let number = |s: &[u8]| -> i64 {
+        let mut v: i64 = 0;
+        let mut any = false;
+        for c in s.iter().take_while(|c| c.is_ascii_digit()) {
+            v = v.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+            any = true;
+        }
+        if any {
+            v
+        } else {
+            -1
+        }
+    };
+    let key = b"usage_usec ";
+    match text.windows(key.len()).position(|w| w == key) {
+        Some(i) => number(&text[i + key.len()..]),
+        None => {
+            let ns = number(text);
+            if ns < 0 {
+                -1
+            } else {
+                ns / 1000
+            }
+        }
+    }
 }
 
 /// Reaps everything (orphans are re-parented to init) until the program itself exits. Then
 /// kills what is left of the run (kill(-1) from pid 1 reaches every other process of the
 /// namespace), reaps it all, and reports: RUSAGE_CHILDREN then holds the CPU of every
 /// process of the run, which is the only complete figure when no cgroup counts it.
-fn reap_and_report(pid: c_int) -> ! {
+fn reap_and_report(pid: c_int, usage_fd: c_int) -> ! {
     // SAFETY: rusage is plain data; zeroed is a valid value.
     let mut program_ru: libc::rusage = unsafe { std::mem::zeroed() };
     let mut program_status = 0;
@@ -522,6 +574,8 @@ fn reap_and_report(pid: c_int) -> ! {
             t1 = now_ns();
             program_status = status;
             program_ru = ru;
+            let v = [read_usage_us(usage_fd), 0, 0, 0, 0];
+            send(&Msg { kind: MSG_PROGRAM_REAPED, v, ..Default::default() }, -1);
             // SAFETY: kill takes integers only.
             unsafe { libc::kill(-1, libc::SIGKILL) };
         }

@@ -65,9 +65,17 @@ pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, bool), Error> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let meta =
         File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?).metadata().map_err(|e| Error::io("fstat", e))?;
+    // A sandbox cloned by another thread of this process shares our open files until its
+    // init closes them (microseconds): a lock seen held that briefly is not another run's.
+    // So a few tries over 200 ms before calling the directory busy.
+    let mut tries = 0;
     // SAFETY: flock on an fd we own; no memory is involved.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(Error::Busy(format!("{} is in use by another run", path.display())));
+    while unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        tries += 1;
+        if tries > 40 {
+            return Err(Error::Busy(format!("{} is in use by another run", path.display())));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     Ok((fd, meta.is_dir()))
 }

@@ -225,6 +225,7 @@ fn run_in(
     fds.extend_from_slice(lent_fds);
     let self_attach_paths: Vec<CString> = cg.map(|c| c.self_attach_files()).unwrap_or_default();
     let self_attach: Vec<&std::ffi::CStr> = self_attach_paths.iter().map(|c| c.as_c_str()).collect();
+    let usage_file: Option<CString> = cg.and_then(|c| c.cpu_usage_file());
     let bind_sources: Vec<&std::ffi::CStr> = prepared.bind_sources.iter().map(|c| c.as_c_str()).collect();
     let mounts: Vec<child::MountOp> = prepared.mounts.iter().map(|m| m.as_op()).collect();
     let ll = landlock::Plan::for_running_kernel();
@@ -262,6 +263,7 @@ fn run_in(
         fds: &fds,
         bind_sources: &bind_sources,
         self_attach: &self_attach,
+        cpu_usage_file: usage_file.as_deref(),
         clear_groups: root_mode,
         inside_id: SANDBOX_ID,
         new_root: &prepared.root,

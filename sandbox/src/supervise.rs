@@ -88,7 +88,7 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         }
         sys::poll(&mut pfds, -1);
         if pfds[0].revents != 0 {
-            if let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
+            while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
                 on_message(&m, cg, &mut ending);
             }
         }
@@ -139,10 +139,9 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
             stop(pidfd, cg, &cpu, &mut ending, Kill::Output);
         }
     }
-    if ending.exit.is_none() {
-        if let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-            on_message(&m, None, &mut ending);
-        }
+    // Messages sent just before init died.
+    while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
+        on_message(&m, None, &mut ending);
     }
     ending.t_end = sys::now_ns();
     // Every process of the run is gone once init is: read what is left in the pipes.
@@ -155,11 +154,20 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
 }
 
 fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) {
+    // CPU as of the program's end: init's own work after it (killing and reaping what is
+    // left, tearing down its copy of the runner's address space) is the sandbox's cost.
+    if m.kind == child::MSG_PROGRAM_REAPED && ending.exit_stats.is_none() {
+        ending.exit_stats = cg.and_then(|c| c.stats().ok());
+        // Init read the usage itself right at the reap: nothing after it is counted.
+        if let (Some(s), true) = (ending.exit_stats.as_mut(), m.v[0] >= 0) {
+            s.cpu_us = m.v[0] as u64;
+        }
+    }
     if m.kind == child::MSG_EXITED {
         ending.exit = Some(m.v);
-        // CPU as of the end of the program's processes: init's own exit (tearing down its
-        // copy of the runner's address space) is the sandbox's cost, not the program's.
-        ending.exit_stats = cg.and_then(|c| c.stats().ok());
+        if ending.exit_stats.is_none() {
+            ending.exit_stats = cg.and_then(|c| c.stats().ok());
+        }
     }
 }
 

@@ -215,6 +215,17 @@ impl RunCgroup {
         }
     }
 
+    /// The file holding the group's CPU usage (v1 `cpuacct.usage` in ns, v2 `cpu.stat` with
+    /// `usage_usec`), for init to read at the program's end.
+    pub fn cpu_usage_file(&self) -> Option<std::ffi::CString> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = match self {
+            RunCgroup::V1(g) => g.cpuacct_dir().join("cpuacct.usage"),
+            RunCgroup::V2(g) => g.dir().join("cpu.stat"),
+        };
+        std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
+    }
+
     /// Files init writes "0" to, to move itself in (v1); empty when the parent attaches it.
     pub fn self_attach_files(&self) -> Vec<std::ffi::CString> {
         match self {

@@ -127,6 +127,10 @@ impl Group {
         Ok(())
     }
 
+    pub fn cpuacct_dir(&self) -> &Path {
+        &self.cpuacct
+    }
+
     pub fn tasks_files(&self) -> Vec<std::ffi::CString> {
         use std::os::unix::ffi::OsStrExt;
         [&self.memory, &self.cpuacct, &self.pids]

@@ -133,6 +133,10 @@ impl Group {
         Ok(g)
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn attach(&self, pid: i32) -> io::Result<()> {
         write_file(&self.dir.join("cgroup.procs"), &pid.to_string())
     }
