@@ -232,7 +232,7 @@ fn rootless_runs_are_isolated_and_say_what_was_enforced() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let binary = dir.path().join("runner");
-    std::fs::copy(env!("CARGO_BIN_EXE_runner"), &binary).unwrap();
+    copy_runner_to(&binary);
     let out_file = dir.path().join("out");
     let out = Command::new("runuser")
         .args(["-u", "nobody", "--"])
@@ -324,7 +324,7 @@ fn a_killed_runner_takes_its_run_along_and_the_next_start_sweeps_what_it_left() 
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
         let binary = dir.path().join("runner");
-        std::fs::copy(env!("CARGO_BIN_EXE_runner"), &binary).unwrap();
+        copy_runner_to(&binary);
         let script = format!("cp /bin/sleep /tmp/{marker} && exec /tmp/{marker} 60");
         let mut cmd = if rootless {
             let mut c = Command::new("runuser");
@@ -389,7 +389,7 @@ fn rootless_cpu_of_every_process_is_counted_and_limited() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let binary = dir.path().join("runner");
-    std::fs::copy(env!("CARGO_BIN_EXE_runner"), &binary).unwrap();
+    copy_runner_to(&binary);
     let rootless =
         |args: &[&str]| Command::new("runuser").args(["-u", "nobody", "--"]).arg(&binary).args(args).output().unwrap();
     // An orphan burns CPU while the program sleeps, then the program exits.
@@ -430,4 +430,12 @@ fn a_terminal_is_relayed_not_handed_to_the_program() {
     let out = Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pipes"), "{text} {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A copy of the runner binary at `dest`, made by `cp` in its own process: were this test
+/// process to hold the new file open for writing, a child forked meanwhile by another test
+/// thread would inherit that fd, and executing the copy would fail with ETXTBSY.
+fn copy_runner_to(dest: &Path) {
+    let st = Command::new("cp").arg(env!("CARGO_BIN_EXE_runner")).arg(dest).status().unwrap();
+    assert!(st.success(), "cp of the runner binary failed");
 }

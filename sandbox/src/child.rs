@@ -800,7 +800,18 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         let mut last = libc::ENOENT;
         for path in plan.exec_paths {
             libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
-            let e = errno();
+            let mut e = errno();
+            // ETXTBSY: a file written moments ago (the box's copy of a compiled program) can
+            // still have a writable fd in a sibling sandbox cloned meanwhile by another thread
+            // of the runner, until that sandbox's init closes it (microseconds). Retry briefly.
+            let mut tries = 0;
+            while e == libc::ETXTBSY && tries < 50 {
+                let pause = libc::timespec { tv_sec: 0, tv_nsec: 2_000_000 };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+                e = errno();
+                tries += 1;
+            }
             // Keep looking along PATH only while the name is simply not there.
             if e != libc::ENOENT && e != libc::ENOTDIR {
                 last = e;
