@@ -1,7 +1,7 @@
 # Targets for building, testing and measuring the sandbox. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help build release test test-cgroup2 test-cgroup1 lint fmt bench doctor languages rootfs clean
+.PHONY: help build release test test-cgroup2 test-cgroup1 lint fmt bench load doctor languages rootfs clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ fmt: ## Format the code
 bench: ## Per-run overhead against the bare program and bwrap, and the judge's per-test overhead (needs hyperfine, bubblewrap)
 	./bench/run.sh
 	./bench/judge.sh
+
+load: ## judge-server under 64 concurrent clients (wrk; DURATION=60 seconds per language; not in CI)
+	./bench/load.sh
 
 doctor: release ## What this host supports and what a run here enforces
 	./target/release/runner doctor

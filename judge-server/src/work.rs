@@ -64,6 +64,32 @@ impl Hub {
     }
 }
 
+/// Upper bounds of the latency histogram's buckets, seconds.
+pub const LATENCY_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// A Prometheus-style histogram: cumulative counts per bucket, the sum and the count.
+#[derive(Default)]
+pub struct Histogram {
+    /// Observations at or below each of `LATENCY_BUCKETS`.
+    pub buckets: [u64; 10],
+    /// Sum of the observations, seconds.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.buckets[i] += 1;
+            }
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
+}
+
 /// Everything handlers and workers share.
 pub struct Work {
     pub store: Store,
@@ -80,6 +106,9 @@ pub struct Work {
     pub verdicts: Mutex<HashMap<String, u64>>,
     /// Workers busy now.
     pub running: AtomicUsize,
+    /// Time from a submission's arrival to its result, and the judging alone.
+    pub latency: Mutex<Histogram>,
+    pub judging: Mutex<Histogram>,
     /// Client and admin tokens (authentication is off without any).
     pub tokens: crate::auth::Tokens,
     /// Submissions per minute per client (0: no limit), and each client's bucket.
@@ -121,6 +150,8 @@ impl Work {
             callbacks: callbacks.clone(),
             verdicts: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
+            latency: Mutex::new(Histogram::default()),
+            judging: Mutex::new(Histogram::default()),
             available,
             tokens,
             rate_per_minute,
@@ -211,7 +242,14 @@ impl Work {
             }
         };
         let _ = self.store.set_status(id, "compiling");
+        let started = std::time::Instant::now();
         let result = self.judge(id, &job);
+        self.judging.lock().unwrap_or_else(|p| p.into_inner()).observe(started.elapsed().as_secs_f64());
+        if let Ok(created) = humantime::parse_rfc3339(&row.created_at) {
+            if let Ok(waited) = std::time::SystemTime::now().duration_since(created) {
+                self.latency.lock().unwrap_or_else(|p| p.into_inner()).observe(waited.as_secs_f64());
+            }
+        }
         let (status, value) = match result {
             Ok(v) => ("done", v),
             Err(e) => ("error", serde_json::json!({"verdict": "internal_error", "error": e.to_string()})),
