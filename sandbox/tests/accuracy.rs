@@ -10,14 +10,16 @@ use std::time::Duration;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 #[test]
-fn busy_loop_cpu_time_matches_the_programs_own_getrusage_within_1_ms() {
+fn busy_loop_cpu_time_matches_the_programs_own_getrusage_within_2_ms() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for ms in ["200", "700"] {
         let r = run_captured(&mut c_probe(&["busy", ms]));
         assert_eq!(r.status, Status::Ok, "{r:?}");
         let own: i64 = stdout_text(&r).trim().parse().unwrap();
         let diff = r.cpu_time_us as i64 - own;
-        assert!(diff.abs() <= 1000, "reported {} µs, the program's getrusage {own} µs", r.cpu_time_us);
+        // The run's figure also holds what the program's own getrusage cannot see: its exit
+        // path and init's reap (about 0.5 ms on a quiet machine, up to ~1.3 ms on a loaded one).
+        assert!(diff.abs() <= 2000, "reported {} µs, the program's getrusage {own} µs", r.cpu_time_us);
         assert_eq!(r.user_time_us + r.sys_time_us, r.cpu_time_us);
     }
 }
