@@ -113,7 +113,7 @@ pub fn router() -> Router<Arc<Work>> {
         .route("/readyz", get(readyz))
 }
 
-fn limits(_work: &Work, l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
+fn limits(l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
     let l = l.unwrap_or_default();
     let time = l.time.unwrap_or(1.0);
     if !(time.is_finite() && (0.001..=MAX_TIME_S).contains(&time)) {
@@ -193,7 +193,7 @@ async fn create(
             Ok(_) => {}
         }
     }
-    let (time_us, memory_bytes) = limits(&work, limits_in)?;
+    let (time_us, memory_bytes) = limits(limits_in)?;
     let job = Job {
         language: s.language,
         files,
@@ -242,7 +242,7 @@ async fn problem_put(
     }
     let limits_json = match &p.limits {
         Some(l) => {
-            let (t, m) = limits(&work, Some(LimitsIn { time: l.time, memory: l.memory.clone() }))?;
+            let (t, m) = limits(Some(LimitsIn { time: l.time, memory: l.memory.clone() }))?;
             serde_json::json!({"time": t as f64 / 1e6, "memory": m})
         }
         None => serde_json::Value::Null,
@@ -465,7 +465,7 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let Json(r) = body.map_err(ApiError::from_json)?;
     check_language(&work, &r.language)?;
-    let (time_us, memory_bytes) = limits(&work, r.limits)?;
+    let (time_us, memory_bytes) = limits(r.limits)?;
     let job = Job {
         language: r.language,
         files: vec![("main".into(), r.source)],

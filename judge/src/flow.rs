@@ -336,8 +336,8 @@ impl CustomChecker {
                 .args(["/check/input", "/check/answer", "/feedback/"])
                 .stdin(Stdio::File(files.path().join("output")));
             let r = run(&c)?;
-            let message = std::fs::read_to_string(feedback.path().join("judgemessage.txt"))
-                .ok()
+            // The validator wrote this directory: its names are not to be followed.
+            let message = read_no_follow(&feedback.path().join("judgemessage.txt"))
                 .and_then(|m| m.lines().next().map(|l| l.chars().take(200).collect::<String>()));
             let verdict = match (r.status, r.exit_code) {
                 (sandbox::Status::NonzeroExit, Some(42)) => Verdict::Accepted,
@@ -478,4 +478,19 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>, JudgeEr
             Ok((name, content))
         })
         .collect()
+}
+
+/// A file's text, refusing a symlink at the last component (the directory is the runner's
+/// own temporary one; only its entries came from a sandboxed program).
+fn read_no_follow(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f =
+        std::fs::File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.by_ref().take(64 << 10).read_to_string(&mut text).ok()?;
+    Some(text)
 }
