@@ -75,6 +75,9 @@ pub async fn check(State(work): State<Arc<crate::work::Work>>, mut req: Request,
     if path.starts_with("/v1/problems/") && method != axum::http::Method::GET && !caller.admin {
         return deny(StatusCode::FORBIDDEN, "problem writes need an admin token");
     }
+    if path.starts_with("/v1/callbacks/") && !caller.admin {
+        return deny(StatusCode::FORBIDDEN, "dead letters need an admin token");
+    }
     // Someone else's submission is not found, whichever API asks.
     if !caller.admin {
         let ids: Vec<String> = if let Some(rest) = path.strip_prefix("/v1/submissions/") {

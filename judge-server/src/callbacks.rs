@@ -2,21 +2,29 @@
 //! judged (native: POST of the result; Judge0 API: PUT of the submission's default fields).
 //! Callbacks are rows in the store (attempts, next try, last error), so retries survive a
 //! restart; after the last attempt a callback is a dead letter, kept for inspection.
-//! With a secret configured, each body is signed: `X-Judge-Signature: sha256=<hex HMAC>`.
+//! With a secret configured, each body is signed with HMAC-SHA256:
+//! - `X-Signature-256: sha256=<hex>` over the exact body;
+//! - `X-Signature-Timestamp: <unix seconds>` of this attempt, and
+//!   `X-Signature-256-Timestamped: sha256=<hex>` over `<timestamp>.<body>`, for receivers
+//!   that want to refuse replays of old deliveries;
+//! - `X-Judge-Signature` repeats `X-Signature-256` (the name of the first release).
+//!
 //! URLs that resolve to loopback, link-local (cloud metadata) or private addresses are
-//! refused unless allowed, so a public server is never a proxy into its own network;
-//! redirects are not followed.
+//! refused unless allowed, so a public server is never a proxy into its own network. The
+//! check is made when the submission is accepted and again by the resolver of every
+//! attempt, on the addresses the connection then uses (a name that later resolves to a
+//! private address is refused too). Redirects are not followed.
 
 use crate::store::Store;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// How callbacks are sent.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// HMAC-SHA256 key for `X-Judge-Signature`.
+    /// HMAC-SHA256 key for the signature headers.
     pub secret: Option<String>,
     /// Attempts before a dead letter.
     pub max_tries: u32,
@@ -52,9 +60,7 @@ pub fn check_url(url: &str, s: &Settings) -> Result<(), String> {
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .ok_or_else(|| "must be an http:// or https:// URL".to_string())?;
-    if url.starts_with("https://") {
-        return Err("https callbacks are not supported by this build; use http://".into());
-    }
+    let default_port = if url.starts_with("https://") { 443 } else { 80 };
     let hostport = rest.split('/').next().unwrap_or("");
     if hostport.is_empty() || hostport.contains('@') {
         return Err("has no host".into());
@@ -62,13 +68,19 @@ pub fn check_url(url: &str, s: &Settings) -> Result<(), String> {
     let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
         hostport.to_string()
     } else {
-        format!("{hostport}:80")
+        format!("{hostport}:{default_port}")
     };
-    let addrs: Vec<_> = with_port.to_socket_addrs().map_err(|e| format!("does not resolve: {e}"))?.collect();
+    resolve(&with_port, s.allow_private).map(|_| ())
+}
+
+/// Resolves `host:port`, refusing private addresses unless allowed (every address: a name
+/// with one public and one private address is refused).
+fn resolve(hostport: &str, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = hostport.to_socket_addrs().map_err(|e| format!("does not resolve: {e}"))?.collect();
     if addrs.is_empty() {
         return Err("does not resolve".into());
     }
-    if !s.allow_private {
+    if !allow_private {
         if let Some(a) = addrs.iter().find(|a| private(a.ip())) {
             return Err(format!(
                 "resolves to {} (loopback, private or link-local): refused (--callback-allow-private to allow)",
@@ -76,7 +88,7 @@ pub fn check_url(url: &str, s: &Settings) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    Ok(addrs)
 }
 
 /// The signature header's value for `body`.
@@ -94,10 +106,23 @@ pub fn backoff(n: u32) -> Duration {
 /// One attempt. Redirects are not followed; any 2xx is success.
 fn send(method: &str, url: &str, body: &str, s: &Settings) -> Result<(), String> {
     check_url(url, s)?;
-    let agent = ureq::AgentBuilder::new().timeout(s.timeout).redirects(0).build();
+    let allow_private = s.allow_private;
+    let agent = ureq::AgentBuilder::new()
+        .timeout(s.timeout)
+        .redirects(0)
+        .resolver(move |hostport: &str| {
+            resolve(hostport, allow_private).map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))
+        })
+        .build();
     let mut req = agent.request(method, url).set("Content-Type", "application/json");
     if let Some(secret) = &s.secret {
-        req = req.set("X-Judge-Signature", &sign(secret, body.as_bytes()));
+        let signature = sign(secret, body.as_bytes());
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        req = req
+            .set("X-Signature-256", &signature)
+            .set("X-Judge-Signature", &signature)
+            .set("X-Signature-Timestamp", &ts.to_string())
+            .set("X-Signature-256-Timestamped", &sign(secret, format!("{ts}.{body}").as_bytes()));
     }
     match req.send_string(body) {
         Ok(r) if (200..300).contains(&r.status()) => Ok(()),
@@ -151,6 +176,7 @@ mod tests {
             assert!(check_url(url, &s).is_err(), "{url}");
         }
         assert!(check_url("ftp://example/x", &s).is_err());
+        assert!(check_url("https://127.0.0.1/x", &s).is_err(), "https is checked the same way");
         let allowed = Settings { allow_private: true, ..s };
         assert!(check_url("http://127.0.0.1:9/x", &allowed).is_ok());
     }

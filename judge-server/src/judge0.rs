@@ -168,6 +168,7 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
         language: profile.id.clone(),
         files: vec![("main".into(), source.clone())],
         checker: if expected.is_some() { "lines".into() } else { "any".into() },
+        checker_source: None,
         tests: vec![(stdin.clone(), expected.clone())],
         time_us: (cpu * 1e6) as u64,
         memory_bytes: ((memory_kb * 1024.0) as u64).max(16 << 20),

@@ -50,7 +50,7 @@ struct Config {
     /// Listen on a non-loopback address although no authentication is configured.
     #[arg(long, env = "JUDGE_SERVER_INSECURE_PUBLIC")]
     insecure_public: bool,
-    /// Key to sign callbacks with (HMAC-SHA256 in X-Judge-Signature).
+    /// Key to sign callbacks with (HMAC-SHA256 in X-Signature-256, see the README).
     #[arg(long, env = "JUDGE_SERVER_CALLBACK_SECRET")]
     callback_secret: Option<String>,
     /// Attempts per callback before it becomes a dead letter.
@@ -62,6 +62,14 @@ struct Config {
     /// Largest request body, bytes.
     #[arg(long, env = "JUDGE_SERVER_MAX_BODY", default_value_t = 8 << 20)]
     max_body: usize,
+    /// How long finished submissions (and their delivered callbacks) are kept, e.g. 7d,
+    /// 12h; older ones are purged hourly. 0 keeps them forever.
+    #[arg(long, env = "JUDGE_SERVER_KEEP_RESULTS", default_value = "7d", value_parser = humantime::parse_duration)]
+    keep_results: std::time::Duration,
+    /// On SIGTERM/SIGINT, how long running submissions may take to finish before the server
+    /// exits anyway (they are judged again at the next start).
+    #[arg(long, env = "JUDGE_SERVER_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    shutdown_grace: std::time::Duration,
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,12 +80,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "judge_server=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "judge_server=info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        // One JSON object per line, with the span's fields (the submission id) on each.
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.init();
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -85,7 +96,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    match rt.block_on(serve(cfg)) {
+    let outcome = rt.block_on(serve(cfg));
+    // Runs still going after the grace period are abandoned (their sandboxes die with this
+    // process, and the store still holds them as unfinished); don't wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("judge-server: {e:#}");
@@ -113,6 +128,17 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         timeout: std::time::Duration::from_secs(5),
         allow_private: cfg.callback_allow_private,
     };
+    if !cfg.keep_results.is_zero() {
+        let (store, keep) = (store.clone(), cfg.keep_results);
+        std::thread::spawn(move || loop {
+            match store.purge(keep) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("purged {n} finished submissions older than {}", humantime::format_duration(keep)),
+                Err(e) => tracing::error!("purging old submissions: {e:#}"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        });
+    }
     let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens, cfg.rate_limit)?;
     let app = app(Arc::clone(&work), cfg.max_body);
     let listener =
@@ -122,7 +148,32 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     println!("judge-server listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    // On a signal: stop accepting connections and taking queued work, let running
+    // submissions finish within the grace period. Open requests (a `wait`, an event
+    // stream) are not waited for: their submissions stay in the store.
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopping.await;
+            })
+            .await
+    });
+    tokio::select! {
+        _ = shutdown() => {}
+        ended = &mut server => {
+            // The listener failed on its own: that is an error exit.
+            ended??;
+            anyhow::bail!("the HTTP server stopped unexpectedly");
+        }
+    }
+    tracing::info!("stopping: no new submissions; waiting up to {} for running ones", humantime::format_duration(cfg.shutdown_grace));
+    let _ = stopping_tx.send(());
+    let left = work.drain(cfg.shutdown_grace).await;
+    server.abort();
+    if left > 0 {
+        tracing::warn!("{left} submissions were still running; they are judged again at the next start");
+    }
     tracing::info!("stopped; unfinished submissions stay queued for the next start");
     Ok(())
 }

@@ -49,8 +49,9 @@ struct LimitsIn {
 #[serde(deny_unknown_fields)]
 struct ProblemIn {
     tests: Vec<TestIn>,
+    /// A checker name, or a custom checker `{language, source}`.
     #[serde(default)]
-    checker: Option<String>,
+    checker: Option<serde_json::Value>,
     #[serde(default)]
     limits: Option<LimitsIn>,
     /// Whether results may show the first failing test's input and expected output.
@@ -71,7 +72,7 @@ struct SubmissionIn {
     #[serde(default)]
     tests: Vec<TestIn>,
     #[serde(default)]
-    checker: Option<String>,
+    checker: Option<serde_json::Value>,
     #[serde(default)]
     limits: Option<LimitsIn>,
     #[serde(default)]
@@ -108,6 +109,8 @@ pub fn router() -> Router<Arc<Work>> {
         .route("/v1/run", post(run))
         .route("/v1/problems/:id", get(problem_show).put(problem_put).delete(problem_delete))
         .route("/metrics", get(metrics))
+        .route("/v1/callbacks/failed", get(dead_letters))
+        .route("/v1/callbacks/:id/retry", post(retry_callback))
         .route("/v1/languages", get(languages))
         .route("/healthz", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/readyz", get(readyz))
@@ -131,6 +134,45 @@ fn limits(l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
         return Err(ApiError::field("limits.memory", format!("must be between 8M and {}M", MAX_MEMORY >> 20)));
     }
     Ok(((time * 1e6) as u64, memory))
+}
+
+/// A checker as a client gives it: a name (`tokens`, `lines`, `exact`, `float:EPS`, `any`)
+/// or a custom checker program `{"language": id, "source": text}` with testlib's interface
+/// (`checker input output answer`; exit 0 accepted, 1 wrong answer, 2 presentation error).
+/// Returns the name and the custom source.
+fn parse_checker(work: &Work, c: Option<&serde_json::Value>) -> Result<(String, Option<(String, String)>), ApiError> {
+    const NAMES: &str = "tokens, lines, exact, float:EPS, any, or {\"language\": ..., \"source\": ...}";
+    match c {
+        None | Some(serde_json::Value::Null) => Ok(("tokens".into(), None)),
+        Some(serde_json::Value::String(name)) => {
+            let ok = name == "any"
+                || matches!(name.parse::<judge::CheckerSpec>(), Ok(spec) if !matches!(spec, judge::CheckerSpec::Custom(_)));
+            if ok {
+                Ok((name.clone(), None))
+            } else {
+                Err(ApiError::field("checker", NAMES))
+            }
+        }
+        Some(serde_json::Value::Object(o)) => {
+            if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "language" | "source")) {
+                return Err(ApiError::field(&format!("checker.{k}"), "unknown field (language and source)"));
+            }
+            let lang = o
+                .get("language")
+                .and_then(|l| l.as_str())
+                .ok_or_else(|| ApiError::field("checker.language", "must be a language id"))?;
+            let source = o
+                .get("source")
+                .and_then(|l| l.as_str())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ApiError::field("checker.source", "must be the checker's source text"))?;
+            check_language(work, lang).map_err(|_| {
+                ApiError::field("checker.language", format!("{lang:?} is not a language available here"))
+            })?;
+            Ok(("custom".into(), Some((lang.to_string(), source.to_string()))))
+        }
+        Some(_) => Err(ApiError::field("checker", NAMES)),
+    }
 }
 
 fn check_language(work: &Work, id: &str) -> Result<(), ApiError> {
@@ -174,7 +216,7 @@ async fn create(
             problem_view = Some(serde_json::json!({"id": pid, "show_failure": p["show_failure"]}));
             let tests: Vec<TestIn> = serde_json::from_value(p["tests"].clone()).map_err(ApiError::internal)?;
             let limits: Option<LimitsIn> = serde_json::from_value(p["limits"].clone()).ok();
-            (tests, p["checker"].as_str().map(str::to_string), limits.or(s.limits))
+            (tests, Some(p["checker"].clone()), limits.or(s.limits))
         }
         None => (s.tests, s.checker, s.limits),
     };
@@ -184,30 +226,34 @@ async fn create(
     if tests.len() > MAX_TESTS {
         return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
     }
-    let checker = checker_in.unwrap_or_else(|| "tokens".into());
-    if checker != "any" {
-        match checker.parse::<judge::CheckerSpec>() {
-            Ok(judge::CheckerSpec::Custom(_)) | Err(_) => {
-                return Err(ApiError::field("checker", "tokens, lines, exact, float:EPS or any"));
-            }
-            Ok(_) => {}
-        }
-    }
+    let (checker, checker_source) = parse_checker(&work, checker_in.as_ref())?;
     let (time_us, memory_bytes) = limits(limits_in)?;
     let job = Job {
         language: s.language,
         files,
         tests: tests.into_iter().map(|t| (t.stdin, t.expected_output)).collect(),
         checker,
+        checker_source,
         time_us,
         memory_bytes,
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
     // The same Idempotency-Key from the same client gives the same submission, judged once.
+    // The same key with another body is a client bug: 422, nothing queued.
     if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        use sha2::Digest;
+        let request = serde_json::json!({ "job": job, "problem": problem_view, "callback": callback });
+        let hash = hex::encode(sha2::Sha256::digest(request.to_string().as_bytes()));
         let fresh = uuid::Uuid::new_v4().to_string();
-        let held = work.store.claim_key(&caller.owner, key, &fresh).map_err(ApiError::internal)?;
+        let (held, held_hash) =
+            work.store.claim_key(&caller.owner, key, &fresh, &hash).map_err(ApiError::internal)?;
+        if held_hash.as_deref().is_some_and(|h| h != hash) {
+            return Err(ApiError::field(
+                "Idempotency-Key",
+                "was already used with a different request body; use a new key for a new submission",
+            ));
+        }
         if held != fresh {
             let row =
                 work.store.get(&held).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
@@ -233,13 +279,7 @@ async fn problem_put(
     if p.tests.len() > MAX_TESTS {
         return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
     }
-    if let Some(c) = &p.checker {
-        if c != "any"
-            && !matches!(c.parse::<judge::CheckerSpec>(), Ok(spec) if !matches!(spec, judge::CheckerSpec::Custom(_)))
-        {
-            return Err(ApiError::field("checker", "tokens, lines, exact, float:EPS or any"));
-        }
-    }
+    parse_checker(&work, p.checker.as_ref())?;
     let limits_json = match &p.limits {
         Some(l) => {
             let (t, m) = limits(Some(LimitsIn { time: l.time, memory: l.memory.clone() }))?;
@@ -260,10 +300,15 @@ async fn problem_show(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = work.store.get_problem(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("problem"))?;
+    // A custom checker's source stays on the server as the tests do; its language shows.
+    let checker = match &p["checker"] {
+        serde_json::Value::Object(o) => serde_json::json!({"language": o.get("language"), "custom": true}),
+        other => other.clone(),
+    };
     Ok(Json(serde_json::json!({
         "id": id,
         "tests": p["tests"].as_array().map_or(0, |t| t.len()),
-        "checker": p["checker"],
+        "checker": checker,
         "limits": p["limits"],
         "show_failure": p["show_failure"],
     })))
@@ -298,7 +343,37 @@ async fn metrics(State(work): State<Arc<Work>>) -> Response {
     for (st, n) in work.store.counts().unwrap_or_default() {
         let _ = writeln!(out, "judge_submissions{{status=\"{st}\"}} {n}");
     }
+    let histograms = [
+        ("judge_latency_seconds", "From a submission's arrival to its result.", &work.latency),
+        ("judge_judging_seconds", "Judging one submission (compile and every test run).", &work.judging),
+        ("judge_sandbox_setup_seconds", "The sandbox's setup of one test run, up to the program's execve.", &work.setup),
+    ];
+    for (name, help, h) in histograms {
+        let h = h.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (le, n) in crate::work::LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum {}", h.sum);
+        let _ = writeln!(out, "{name}_count {}", h.count);
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Dead letters: callbacks that failed every attempt (admin only; see `auth`).
+async fn dead_letters(State(work): State<Arc<Work>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = work.store.dead_callbacks(500).map_err(ApiError::internal)?;
+    Ok(Json(serde_json::Value::Array(rows.into_iter().map(|(v, _)| v).collect())))
+}
+
+/// Sends a dead letter again, with a fresh series of attempts (admin only).
+async fn retry_callback(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    if work.store.revive_callback(&id).map_err(ApiError::internal)? {
+        Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"id": id, "state": "pending"}))).into_response())
+    } else {
+        Err(ApiError::not_found("dead letter"))
+    }
 }
 
 /// Stores and queues a job; with `wait`, answers once it is judged.
@@ -471,6 +546,7 @@ async fn run(
         files: vec![("main".into(), r.source)],
         tests: vec![(r.stdin, None)],
         checker: "any".into(),
+        checker_source: None,
         time_us,
         memory_bytes,
         fail_fast: true,

@@ -25,6 +25,16 @@ pub struct Row {
     pub finished_at: Option<String>,
 }
 
+/// A callback to store with a submission's result.
+pub struct NewCallback {
+    /// `POST` (native) or `PUT` (Judge0).
+    pub method: &'static str,
+    /// Where to.
+    pub url: String,
+    /// The exact JSON body (what is signed).
+    pub body: String,
+}
+
 /// A callback waiting to be sent.
 #[derive(Clone, Debug)]
 pub struct Callback {
@@ -94,6 +104,14 @@ impl Store {
                 updated_at TEXT NOT NULL
             );",
         )?;
+        // Databases made before idempotency keys were tied to their body get the column;
+        // their old keys match any body.
+        let has_hash: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('idempotency') WHERE name = 'body_hash'")?
+            .exists([])?;
+        if !has_hash {
+            conn.execute_batch("ALTER TABLE idempotency ADD COLUMN body_hash TEXT")?;
+        }
         Ok(Store { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -128,14 +146,30 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the result and the final status.
-    pub fn finish(&self, id: &str, status: &str, result: &serde_json::Value) -> anyhow::Result<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE submissions SET status = ?2, result = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id, status, result.to_string(), now()],
-            )
-        })?;
+    /// Stores the result and the final status, and the callback that announces it, in one
+    /// transaction: a crash leaves either both or neither (never a result whose callback is
+    /// lost, never a callback sent twice because the result was judged again).
+    pub fn finish(
+        &self,
+        id: &str,
+        status: &str,
+        finished_at: &str,
+        result: &serde_json::Value,
+        callback: Option<&NewCallback>,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE submissions SET status = ?2, result = ?3, finished_at = ?4 WHERE id = ?1",
+            params![id, status, result.to_string(), finished_at],
+        )?;
+        if let Some(cb) = callback {
+            tx.execute(
+                "INSERT OR REPLACE INTO callbacks (id, method, url, body, attempts, next_try, state) VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending')",
+                params![id, cb.method, cb.url, cb.body, now_ms()],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -172,17 +206,6 @@ impl Store {
             let ids = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
             Ok(ids)
         })
-    }
-
-    /// Queues a callback for a finished submission.
-    pub fn add_callback(&self, id: &str, method: &str, url: &str, body: &str) -> anyhow::Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO callbacks (id, method, url, body, attempts, next_try, state) VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending')",
-                params![id, method, url, body, now_ms()],
-            )
-        })?;
-        Ok(())
     }
 
     /// Callbacks whose next try is due.
@@ -248,15 +271,20 @@ impl Store {
         })
     }
 
-    /// Claims an idempotency key for `id`; returns the id that holds it (an earlier one when
-    /// the key was used before).
-    pub fn claim_key(&self, owner: &str, key: &str, id: &str) -> anyhow::Result<String> {
+    /// Claims an idempotency key for `id` and a request body's hash; returns the id that
+    /// holds the key and the hash it was first used with (an earlier one when the key was
+    /// used before).
+    pub fn claim_key(&self, owner: &str, key: &str, id: &str, body_hash: &str) -> anyhow::Result<(String, Option<String>)> {
         self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO idempotency (owner, key, id) VALUES (?1, ?2, ?3)",
-                params![owner, key, id],
+                "INSERT OR IGNORE INTO idempotency (owner, key, id, body_hash) VALUES (?1, ?2, ?3, ?4)",
+                params![owner, key, id, body_hash],
             )?;
-            c.query_row("SELECT id FROM idempotency WHERE owner = ?1 AND key = ?2", params![owner, key], |r| r.get(0))
+            c.query_row(
+                "SELECT id, body_hash FROM idempotency WHERE owner = ?1 AND key = ?2",
+                params![owner, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
         })
     }
 
@@ -316,6 +344,64 @@ impl Store {
             let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
             rows.collect()
         })
+    }
+
+    /// Dead letters: callbacks that failed their last attempt, newest first, with their
+    /// submission's owner (for tenancy).
+    pub fn dead_callbacks(&self, limit: usize) -> anyhow::Result<Vec<(serde_json::Value, Option<String>)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT c.id, c.method, c.url, c.attempts, c.last_error, c.next_try, s.request
+                 FROM callbacks c LEFT JOIN submissions s ON s.id = c.id
+                 WHERE c.state = 'dead' ORDER BY c.next_try DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map(params![limit as i64], |r| {
+                let request: Option<String> = r.get(6)?;
+                let owner = request
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["owner"].as_str().map(str::to_string));
+                Ok((
+                    serde_json::json!({
+                        "id": r.get::<_, String>(0)?, "method": r.get::<_, String>(1)?, "url": r.get::<_, String>(2)?,
+                        "attempts": r.get::<_, u32>(3)?, "last_error": r.get::<_, Option<String>>(4)?,
+                    }),
+                    owner,
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Sends a dead letter again (its attempts start over); false when `id` is not one.
+    pub fn revive_callback(&self, id: &str) -> anyhow::Result<bool> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE callbacks SET state = 'pending', attempts = 0, next_try = ?2 WHERE id = ?1 AND state = 'dead'",
+                params![id, now_ms()],
+            )
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Deletes finished submissions older than `keep` (by finish time), with their
+    /// delivered callbacks and idempotency keys; dead letters stay until re-sent or purged
+    /// with their submission. Returns how many submissions went.
+    pub fn purge(&self, keep: std::time::Duration) -> anyhow::Result<usize> {
+        let cutoff = humantime::format_rfc3339_millis(std::time::SystemTime::now() - keep).to_string();
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let old = "SELECT id FROM submissions WHERE status IN ('done', 'error') AND finished_at < ?1";
+        tx.execute(&format!("DELETE FROM callbacks WHERE state != 'pending' AND id IN ({old})"), params![cutoff])?;
+        tx.execute(&format!("DELETE FROM idempotency WHERE id IN ({old})"), params![cutoff])?;
+        // A submission whose callback is still being retried stays until it is delivered
+        // or dead.
+        let n = tx.execute(
+            "DELETE FROM submissions WHERE status IN ('done', 'error') AND finished_at < ?1
+             AND id NOT IN (SELECT id FROM callbacks WHERE state = 'pending')",
+            params![cutoff],
+        )?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Whether the database takes writes (for readiness).

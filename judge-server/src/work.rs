@@ -20,8 +20,11 @@ pub struct Job {
     pub files: Vec<(String, String)>,
     /// (stdin, expected output) per test.
     pub tests: Vec<(String, Option<String>)>,
-    /// Checker name (`tokens`, `lines`, `exact`, `float:EPS`, `any`).
+    /// Checker name (`tokens`, `lines`, `exact`, `float:EPS`, `any`, `custom`).
     pub checker: String,
+    /// A custom checker: (language id, source).
+    #[serde(default)]
+    pub checker_source: Option<(String, String)>,
     /// CPU time per test, µs.
     pub time_us: u64,
     /// Memory per test, bytes.
@@ -109,6 +112,10 @@ pub struct Work {
     /// Time from a submission's arrival to its result, and the judging alone.
     pub latency: Mutex<Histogram>,
     pub judging: Mutex<Histogram>,
+    /// The sandbox's setup time of each test's run (clone to the program's execve).
+    pub setup: Mutex<Histogram>,
+    /// Set on shutdown: workers take no more submissions.
+    stop: tokio::sync::watch::Sender<bool>,
     /// Client and admin tokens (authentication is off without any).
     pub tokens: crate::auth::Tokens,
     /// Submissions per minute per client (0: no limit), and each client's bucket.
@@ -152,6 +159,8 @@ impl Work {
             running: AtomicUsize::new(0),
             latency: Mutex::new(Histogram::default()),
             judging: Mutex::new(Histogram::default()),
+            setup: Mutex::new(Histogram::default()),
+            stop: tokio::sync::watch::channel(false).0,
             available,
             tokens,
             rate_per_minute,
@@ -161,9 +170,17 @@ impl Work {
         for _ in 0..workers.max(1) {
             let work = Arc::clone(&work);
             let rx = Arc::clone(&rx);
+            let mut stop = work.stop.subscribe();
             tokio::spawn(async move {
                 loop {
-                    let next = rx.lock().await.recv().await;
+                    let next = {
+                        let mut rx = rx.lock().await;
+                        tokio::select! {
+                            biased;
+                            _ = stop.wait_for(|s| *s) => None,
+                            id = rx.recv() => id,
+                        }
+                    };
                     let Some(id) = next else { return };
                     work.running.fetch_add(1, Ordering::SeqCst);
                     let w = Arc::clone(&work);
@@ -182,6 +199,18 @@ impl Work {
             let _ = work.tx.try_send(id);
         }
         Ok(work)
+    }
+
+    /// Graceful shutdown: workers take no more submissions; waits up to `grace` for the
+    /// running ones to finish. Returns how many are still running (they stay in the store
+    /// as unfinished and are judged again at the next start).
+    pub async fn drain(&self, grace: std::time::Duration) -> usize {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.running.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Takes one submission from `owner`'s bucket (a token bucket refilled at the rate,
@@ -236,7 +265,9 @@ impl Work {
                 let _ = self.store.finish(
                     id,
                     "error",
-                    &serde_json::json!({"error": format!("stored job unreadable: {e}")}),
+                    &crate::store::now(),
+                    &serde_json::json!({"verdict": "internal_error", "error": format!("stored job unreadable: {e}")}),
+                    None,
                 );
                 return;
             }
@@ -257,29 +288,32 @@ impl Work {
         if let Some(v) = value.get("verdict").and_then(|v| v.as_str()) {
             *self.verdicts.lock().unwrap_or_else(|p| p.into_inner()).entry(v.to_string()).or_default() += 1;
         }
-        if let Err(e) = self.store.finish(id, status, &value) {
+        let finished = crate::store::Row {
+            status: status.to_string(),
+            result: Some(value.clone()),
+            finished_at: Some(crate::store::now()),
+            ..row
+        };
+        let callback = Self::callback_for(&finished);
+        let at = finished.finished_at.as_deref().unwrap_or_default();
+        if let Err(e) = self.store.finish(id, status, at, &value, callback.as_ref()) {
             tracing::error!("storing the result: {e:#}");
         }
-        self.queue_callback(id);
         self.hub.publish(id, serde_json::json!({"event": "done", "status": status, "result": value}).to_string());
         self.hub.forget(id);
         tracing::info!(status, "judged");
     }
 
-    /// Stores the callback of a finished submission that asked for one; the sender thread
-    /// delivers it.
-    fn queue_callback(&self, id: &str) {
-        let Ok(Some(row)) = self.store.get(id) else { return };
-        let Some(url) = row.request["callback"]["url"].as_str() else { return };
+    /// The callback a finished submission asked for, rendered as its API shows results.
+    fn callback_for(row: &crate::store::Row) -> Option<crate::store::NewCallback> {
+        let url = row.request["callback"]["url"].as_str()?.to_string();
         let (method, body) = if row.api == "judge0" {
             let b64 = row.request["callback"]["base64"] == true;
-            ("PUT", crate::judge0::render_default(&row, b64))
+            ("PUT", crate::judge0::render_default(row, b64))
         } else {
-            ("POST", crate::native::view(&row))
+            ("POST", crate::native::view(row))
         };
-        if let Err(e) = self.store.add_callback(id, method, url, &body.to_string()) {
-            tracing::error!(submission = %id, "storing the callback: {e:#}");
-        }
+        Some(crate::store::NewCallback { method, url, body: body.to_string() })
     }
 
     fn judge(&self, id: &str, job: &Job) -> anyhow::Result<serde_json::Value> {
@@ -295,10 +329,19 @@ impl Work {
             any_expected |= expected.is_some();
             tests.push(TestCase { name, input, answer });
         }
-        let checker = match job.checker.as_str() {
-            "any" => CheckerSpec::Any,
+        let checker = match (job.checker.as_str(), &job.checker_source) {
+            ("any", _) => CheckerSpec::Any,
+            (_, Some((language, source))) => {
+                // Named with the language's own extension: that is how the judge finds its
+                // profile (see judge::CheckerSpec::Custom).
+                let profile = self.profiles.get(language)?;
+                let ext = std::path::Path::new(&profile.source).extension().and_then(|e| e.to_str()).unwrap_or("");
+                let path = dir.path().join(format!("checker.{ext}"));
+                std::fs::write(&path, source)?;
+                CheckerSpec::Custom(path)
+            }
             _ if !any_expected => CheckerSpec::Any,
-            c => c.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            (c, None) => c.parse().map_err(|e: String| anyhow::anyhow!(e))?,
         };
         let problem =
             Problem { tests, time_us: job.time_us, memory_bytes: job.memory_bytes, output_bytes: 16 << 20, checker };
@@ -319,6 +362,7 @@ impl Work {
                     serde_json::json!({"event": "test_started", "index": index, "total": total, "name": name})
                 }
                 judge::Event::TestFinished { index, total, result } => {
+                    self.setup.lock().unwrap_or_else(|p| p.into_inner()).observe(result.setup_time_us as f64 / 1e6);
                     serde_json::json!({"event": "test_finished", "index": index, "total": total, "result": result})
                 }
                 judge::Event::Done(_) => return,

@@ -358,6 +358,27 @@ fn problems_keep_their_tests_on_the_server() {
     assert_eq!(v["first_failure"]["expected_output"], "30\n", "{v}");
     let (code, v) = put(serde_json::json!({"tests": []}));
     assert_eq!(code, 422, "{v}");
+    let (code, v) = put(serde_json::json!({"tests": aplusb_tests(), "checker": {"language": "klingon", "source": "x"}}));
+    assert_eq!((code, v["checker.language"].is_array()), (422, true), "{v}");
+
+    // A custom checker (testlib's interface: input, output, answer; exit 0 or 1): any two
+    // numbers that add up to the input are right.
+    let checker = "import sys\nn = int(open(sys.argv[1]).read())\ntry:\n    a, b = map(int, open(sys.argv[2]).read().split())\nexcept ValueError:\n    sys.exit(2)\nsys.exit(0 if a + b == n else 1)\n";
+    let (code, v) = decode(ureq::put(&format!("{}/v1/problems/split", s.base)).send_json(serde_json::json!({
+        "tests": [{"stdin": "7\n", "expected_output": ""}, {"stdin": "100\n", "expected_output": ""}],
+        "checker": {"language": "python3", "source": checker},
+    })));
+    assert_eq!(code, 200, "{v}");
+    let (_, v) = get(&s, "/v1/problems/split");
+    assert_eq!(v["checker"], serde_json::json!({"language": "python3", "custom": true}), "the source stays hidden: {v}");
+    for (source, verdict) in [("n = int(input())\nprint(1, n - 1)\n", "accepted"), ("n = int(input())\nprint(n, n)\n", "wrong_answer")] {
+        let (code, v) = post(
+            &s,
+            "/v1/submissions?wait=true",
+            serde_json::json!({"language": "python3", "source": source, "problem_id": "split"}),
+        );
+        assert_eq!((code, v["verdict"].as_str()), (200, Some(verdict)), "{v}");
+    }
     let (code, _) = decode(ureq::delete(&format!("{}/v1/problems/aplusb", s.base)).call());
     assert_eq!(code, 204);
     assert_eq!(get(&s, "/v1/problems/aplusb").0, 404);
@@ -366,9 +387,103 @@ fn problems_keep_their_tests_on_the_server() {
     assert_eq!(code, 422, "{v}");
     let text = ureq::get(&format!("{}/metrics", s.base)).call().unwrap().into_string().unwrap();
     assert!(
-        text.contains("judge_queue_depth ") && text.contains("judge_verdicts_total{verdict=\"wrong_answer\"} 2"),
+        text.contains("judge_queue_depth ") && text.contains("judge_verdicts_total{verdict=\"wrong_answer\"} 3"),
         "{text}"
     );
+    // Latency, judging time and the sandbox's setup time, as histograms with every run in.
+    let count = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name}_count "))).unwrap_or_else(|| panic!("{name}: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(count("judge_latency_seconds"), 4, "{text}");
+    assert_eq!(count("judge_judging_seconds"), 4);
+    assert!(count("judge_sandbox_setup_seconds") >= 4 + 2, "a run per test: {text}");
+    assert!(text.contains("judge_sandbox_setup_seconds_bucket{le=\"+Inf\"}"), "{text}");
+}
+
+/// Starts a server with one worker on the database `db`; its logs go to `log` when given.
+fn launch_on(db: &std::path::Path, extra: &[&str], log: Option<&std::path::Path>) -> (Child, String) {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap()),
+        None => Stdio::null(),
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
+        .args(["--listen", "127.0.0.1:0", "--workers", "1"])
+        .args(extra)
+        .arg("--db")
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line.trim().rsplit(' ').next().unwrap().to_string())
+}
+
+/// Polls a submission until it is finished; returns it.
+fn wait_done(base: &str, id: &str) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let (code, v) = decode(ureq::get(&format!("{base}/v1/submissions/{id}")).call());
+        assert_eq!(code, 200, "{id} lost: {v}");
+        if v["status"] == "done" || v["status"] == "error" {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{id} never finished: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM with one submission running and one queued: the running one finishes within the
+/// grace period, the server exits 0, the queued one is judged at the next start. Logs are
+/// JSON lines carrying the submission id. Finished submissions older than `--keep-results`
+/// are purged.
+#[test]
+fn sigterm_finishes_running_work_keeps_the_queue_and_old_results_are_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("judge.db");
+    let log = dir.path().join("server.log");
+    let (mut first, base) = launch_on(&db, &["--log-format", "json"], Some(&log));
+    let slow = serde_json::json!({"language": "bash", "source": "sleep 1.5; echo 1", "tests": [{"stdin": "", "expected_output": "1"}], "limits": {"time": 5}});
+    let (_, v) = decode(ureq::post(&format!("{base}/v1/submissions")).send_json(slow));
+    let running = v["id"].as_str().unwrap().to_string();
+    let quick = serde_json::json!({"language": "bash", "source": "echo 2", "tests": [{"stdin": "", "expected_output": "2"}]});
+    let (_, v) = decode(ureq::post(&format!("{base}/v1/submissions")).send_json(quick));
+    let queued = v["id"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    while decode(ureq::get(&format!("{base}/v1/submissions/{running}")).call()).1["status"] == "queued" {
+        assert!(start.elapsed() < Duration::from_secs(20), "never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill with our own child's pid and a signal number.
+    unsafe { libc_kill(first.id() as i32, 15) };
+    let status = first.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert!(
+        lines.iter().any(|l| l["span"]["submission"] == running.as_str() && l["fields"]["message"] == "judged"),
+        "{logs}"
+    );
+
+    let (mut second, base) = launch_on(&db, &[], None);
+    let v = wait_done(&base, &running);
+    assert_eq!(v["verdict"], "accepted", "finished before the exit: {v}");
+    let v = wait_done(&base, &queued);
+    assert_eq!(v["verdict"], "accepted", "judged at the next start: {v}");
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let (mut third, base) = launch_on(&db, &["--keep-results", "1s"], None);
+    let start = Instant::now();
+    while decode(ureq::get(&format!("{base}/v1/submissions/{running}")).call()).0 != 404 {
+        assert!(start.elapsed() < Duration::from_secs(10), "never purged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    third.kill().unwrap();
+    third.wait().unwrap();
 }
 
 /// `kill -9` with submissions pending: after a restart on the same database, every one is
@@ -377,18 +492,8 @@ fn problems_keep_their_tests_on_the_server() {
 fn a_killed_server_loses_no_submission() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("judge.db");
-    let launch = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
-            .args(["--listen", "127.0.0.1:0", "--workers", "1", "--db"])
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        (child, line.trim().rsplit(' ').next().unwrap().to_string())
-    };
+    let log = dir.path().join("server.log");
+    let launch = || launch_on(&db, &["--log-format", "json"], Some(&log));
     let (mut first, base) = launch();
     let mut ids = Vec::new();
     for i in 0..40 {
@@ -400,28 +505,29 @@ fn a_killed_server_loses_no_submission() {
     first.kill().unwrap();
     first.wait().unwrap();
     let (mut second, base) = launch();
-    let start = Instant::now();
     for id in &ids {
-        loop {
-            let (code, v) = decode(ureq::get(&format!("{base}/v1/submissions/{id}")).call());
-            assert_eq!(code, 200, "{id} lost: {v}");
-            if v["status"] == "done" {
-                assert_eq!(v["verdict"], "accepted", "{v}");
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(120), "{id} never finished: {v}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let v = wait_done(&base, id);
+        assert_eq!(v["verdict"], "accepted", "{v}");
+    }
+    // Both lives' logs: no submission was judged to the end twice.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    for id in &ids {
+        let judged = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["span"]["submission"] == id.as_str() && l["fields"]["message"] == "judged")
+            .count();
+        assert!(judged <= 1, "{id} judged {judged} times");
     }
     second.kill().unwrap();
     second.wait().unwrap();
 }
 
-/// A local HTTP receiver: answers 500 to the first `failures` requests, then 200; records
-/// (method, signature header, body) of each.
-/// What a receiver saw: (method, signature header, body) per request.
-type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+/// What a receiver saw: (method, headers with lowercase names, body) per request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, std::collections::HashMap<String, String>, String)>>>;
 
+/// A local HTTP receiver: answers 500 to the first `failures` requests, then 200; records
+/// each request.
 fn receiver(failures: usize) -> (String, Seen) {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -434,7 +540,7 @@ fn receiver(failures: usize) -> (String, Seen) {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
-            let (mut length, mut signature) = (0usize, String::new());
+            let (mut length, mut headers) = (0usize, std::collections::HashMap::new());
             loop {
                 let mut h = String::new();
                 reader.read_line(&mut h).unwrap();
@@ -446,14 +552,12 @@ fn receiver(failures: usize) -> (String, Seen) {
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
                 }
-                if k.eq_ignore_ascii_case("x-judge-signature") {
-                    signature = v.trim().to_string();
-                }
+                headers.insert(k.to_ascii_lowercase(), v.trim().to_string());
             }
             let mut body = vec![0u8; length];
             reader.read_exact(&mut body).unwrap();
             let method = request_line.split(' ').next().unwrap_or("").to_string();
-            log.lock().unwrap().push((method, signature, String::from_utf8_lossy(&body).into_owned()));
+            log.lock().unwrap().push((method, headers, String::from_utf8_lossy(&body).into_owned()));
             let status = if n < failures { "500 Internal Server Error" } else { "200 OK" };
             let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
@@ -503,9 +607,13 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     }
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 3, "two failures, then delivered");
-    let (method, signature, body) = &got[2];
+    let (method, headers, body) = &got[2];
     assert_eq!(method, "POST");
-    assert_eq!(signature, &hmac_hex("s3cret", body), "the signature covers the body");
+    assert_eq!(headers["x-signature-256"], hmac_hex("s3cret", body), "the signature covers the exact body");
+    let ts = &headers["x-signature-timestamp"];
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(now.abs_diff(ts.parse::<u64>().unwrap()) < 60, "{ts}");
+    assert_eq!(headers["x-signature-256-timestamped"], hmac_hex("s3cret", &format!("{ts}.{body}")));
     let sent: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!((sent["id"].as_str(), sent["verdict"].as_str()), (Some(id.as_str()), Some("accepted")));
 
@@ -531,6 +639,22 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     assert_eq!(got[0].0, "PUT", "Judge0 callbacks are PUT");
     let sent: serde_json::Value = serde_json::from_str(&got[0].2).unwrap();
     assert_eq!(sent["status"]["id"], 3, "{sent}");
+
+    // The dead letter is listed, and sent again on request (four more attempts).
+    let (code, dead) = get(&s, "/v1/callbacks/failed");
+    assert_eq!(code, 200, "{dead}");
+    let listed = dead.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{dead}");
+    assert_eq!((listed[0]["id"].as_str(), listed[0]["method"].as_str()), (Some(token.as_str()), Some("PUT")));
+    let (code, v) = post(&s, &format!("/v1/callbacks/{token}/retry"), serde_json::json!({}));
+    assert_eq!(code, 202, "{v}");
+    let start = Instant::now();
+    while seen.lock().unwrap().len() < 8 {
+        assert!(start.elapsed() < Duration::from_secs(30), "not re-sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, _) = post(&s, &format!("/v1/callbacks/{id}/retry"), serde_json::json!({}));
+    assert_eq!(code, 404, "a delivered callback is no dead letter");
 }
 
 #[test]
@@ -601,7 +725,7 @@ extern "C" {
 
 #[test]
 fn an_idempotency_key_gives_one_submission_and_the_rate_limit_answers_429() {
-    let s = start_with(&["--rate-limit", "3"]);
+    let s = start_with(&["--rate-limit", "4"]);
     let sub =
         serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": "", "expected_output": "1"}]});
     let send = |key: &str| {
@@ -611,10 +735,16 @@ fn an_idempotency_key_gives_one_submission_and_the_rate_limit_answers_429() {
     let (c2, v2) = send("k-1");
     assert_eq!((c1, c2), (202, 200), "{v1} {v2}");
     assert_eq!(v1["id"], v2["id"], "the same key, the same submission");
+    let other = serde_json::json!({"language": "bash", "source": "echo 2", "tests": [{"stdin": ""}]});
+    let (code, v) = decode(
+        ureq::post(&format!("{}/v1/submissions", s.base)).set("Idempotency-Key", "k-1").send_json(other),
+    );
+    assert_eq!(code, 422, "the same key with another body: {v}");
+    assert!(v["Idempotency-Key"][0].as_str().unwrap().contains("different"), "{v}");
     let (c3, _) = send("k-2");
     assert_eq!(c3, 202);
     let (c4, v4) = send("k-3");
-    assert_eq!(c4, 429, "the fourth within a minute: {v4}");
+    assert_eq!(c4, 429, "the fifth within a minute: {v4}");
 }
 
 #[test]

@@ -64,6 +64,9 @@ pub struct TestResult {
     pub wall_time_us: u64,
     /// Peak memory, bytes.
     pub peak_memory_bytes: u64,
+    /// The sandbox's setup time for this run (namespaces, mounts, cgroup, up to the
+    /// program's execve), µs.
+    pub setup_time_us: u64,
     /// Exit code, if the program exited by itself.
     pub exit_code: Option<i32>,
     /// The signal that ended it, if one did.
@@ -442,6 +445,7 @@ pub fn judge(
             cpu_time_us: r.cpu_time_us,
             wall_time_us: r.wall_time_us,
             peak_memory_bytes: r.peak_memory_bytes,
+            setup_time_us: r.setup_time_us,
             exit_code: r.exit_code,
             signal: r.signal,
             message,
