@@ -1,10 +1,22 @@
 # Targets for building, testing and measuring the sandbox. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help build release test test-cgroup2 test-cgroup1 lint fmt bench load doctor languages rootfs clean
+.PHONY: help deps build release test test-cgroup2 test-cgroup1 lint fmt bench load doctor languages rootfs clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# What `make test` needs beyond the Rust toolchain, gcc and Python: Debian's python3 (run
+# inside the sandbox), runuser (rootless tests), mmdebstrap (the built-image test), chromium
+# and chromedriver (the playground's browser test).
+TEST_PACKAGES = python3 util-linux mmdebstrap chromium chromium-driver
+
+deps: ## Install what the tests need from Debian's packages (needs root; CI runs it)
+	@missing="$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "every test dependency is installed"; fi
 
 build: ## Build everything (debug)
 	$(CARGO) build --workspace

@@ -80,8 +80,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "judge_server=info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "judge_server=info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         // One JSON object per line, with the span's fields (the submission id) on each.
@@ -133,7 +132,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         std::thread::spawn(move || loop {
             match store.purge(keep) {
                 Ok(0) => {}
-                Ok(n) => tracing::info!("purged {n} finished submissions older than {}", humantime::format_duration(keep)),
+                Ok(n) => {
+                    tracing::info!("purged {n} finished submissions older than {}", humantime::format_duration(keep))
+                }
                 Err(e) => tracing::error!("purging old submissions: {e:#}"),
             }
             std::thread::sleep(std::time::Duration::from_secs(3600));
@@ -167,7 +168,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             anyhow::bail!("the HTTP server stopped unexpectedly");
         }
     }
-    tracing::info!("stopping: no new submissions; waiting up to {} for running ones", humantime::format_duration(cfg.shutdown_grace));
+    tracing::info!(
+        "stopping: no new submissions; waiting up to {} for running ones",
+        humantime::format_duration(cfg.shutdown_grace)
+    );
     let _ = stopping_tx.send(());
     let left = work.drain(cfg.shutdown_grace).await;
     server.abort();

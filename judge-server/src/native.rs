@@ -246,8 +246,7 @@ async fn create(
         let request = serde_json::json!({ "job": job, "problem": problem_view, "callback": callback });
         let hash = hex::encode(sha2::Sha256::digest(request.to_string().as_bytes()));
         let fresh = uuid::Uuid::new_v4().to_string();
-        let (held, held_hash) =
-            work.store.claim_key(&caller.owner, key, &fresh, &hash).map_err(ApiError::internal)?;
+        let (held, held_hash) = work.store.claim_key(&caller.owner, key, &fresh, &hash).map_err(ApiError::internal)?;
         if held_hash.as_deref().is_some_and(|h| h != hash) {
             return Err(ApiError::field(
                 "Idempotency-Key",
@@ -331,6 +330,8 @@ async fn metrics(State(work): State<Arc<Work>>) -> Response {
     let _ = writeln!(out, "judge_queue_depth {}", work.depth.load(Ordering::SeqCst));
     let _ = writeln!(out, "# HELP judge_running Submissions being judged now.\n# TYPE judge_running gauge");
     let _ = writeln!(out, "judge_running {}", work.running.load(Ordering::SeqCst));
+    let _ = writeln!(out, "# HELP judge_workers Workers (submissions judged at once).\n# TYPE judge_workers gauge");
+    let _ = writeln!(out, "judge_workers {}", work.workers);
     let _ = writeln!(
         out,
         "# HELP judge_verdicts_total Submissions judged since start, by verdict.\n# TYPE judge_verdicts_total counter"
@@ -346,7 +347,11 @@ async fn metrics(State(work): State<Arc<Work>>) -> Response {
     let histograms = [
         ("judge_latency_seconds", "From a submission's arrival to its result.", &work.latency),
         ("judge_judging_seconds", "Judging one submission (compile and every test run).", &work.judging),
-        ("judge_sandbox_setup_seconds", "The sandbox's setup of one test run, up to the program's execve.", &work.setup),
+        (
+            "judge_sandbox_setup_seconds",
+            "The sandbox's setup of one test run, up to the program's execve.",
+            &work.setup,
+        ),
     ];
     for (name, help, h) in histograms {
         let h = h.lock().unwrap_or_else(|p| p.into_inner());

@@ -106,9 +106,8 @@ impl Store {
         )?;
         // Databases made before idempotency keys were tied to their body get the column;
         // their old keys match any body.
-        let has_hash: bool = conn
-            .prepare("SELECT 1 FROM pragma_table_info('idempotency') WHERE name = 'body_hash'")?
-            .exists([])?;
+        let has_hash: bool =
+            conn.prepare("SELECT 1 FROM pragma_table_info('idempotency') WHERE name = 'body_hash'")?.exists([])?;
         if !has_hash {
             conn.execute_batch("ALTER TABLE idempotency ADD COLUMN body_hash TEXT")?;
         }
@@ -274,7 +273,13 @@ impl Store {
     /// Claims an idempotency key for `id` and a request body's hash; returns the id that
     /// holds the key and the hash it was first used with (an earlier one when the key was
     /// used before).
-    pub fn claim_key(&self, owner: &str, key: &str, id: &str, body_hash: &str) -> anyhow::Result<(String, Option<String>)> {
+    pub fn claim_key(
+        &self,
+        owner: &str,
+        key: &str,
+        id: &str,
+        body_hash: &str,
+    ) -> anyhow::Result<(String, Option<String>)> {
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO idempotency (owner, key, id, body_hash) VALUES (?1, ?2, ?3, ?4)",

@@ -109,6 +109,8 @@ pub struct Work {
     pub verdicts: Mutex<HashMap<String, u64>>,
     /// Workers busy now.
     pub running: AtomicUsize,
+    /// Workers in all.
+    pub workers: usize,
     /// Time from a submission's arrival to its result, and the judging alone.
     pub latency: Mutex<Histogram>,
     pub judging: Mutex<Histogram>,
@@ -157,6 +159,7 @@ impl Work {
             callbacks: callbacks.clone(),
             verdicts: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
+            workers: workers.max(1),
             latency: Mutex::new(Histogram::default()),
             judging: Mutex::new(Histogram::default()),
             setup: Mutex::new(Histogram::default()),

@@ -5,60 +5,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a server on a free loopback port with a fresh database.
-fn start() -> Server {
-    start_with(&[])
-}
-
-fn start_with(extra: &[&str]) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let workers: &[&str] = if extra.contains(&"--workers") { &[] } else { &["--workers", "2"] };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_judge-server"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(workers)
-        .args(extra)
-        .arg("--db")
-        .arg(dir.path().join("judge.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    Server { child, base, _dir: dir }
-}
-
-fn post(s: &Server, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let r = ureq::post(&format!("{}{path}", s.base)).send_json(body);
-    decode(r)
-}
-
-fn get(s: &Server, path: &str) -> (u16, serde_json::Value) {
-    decode(ureq::get(&format!("{}{path}", s.base)).call())
-}
-
-fn decode(r: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
-    match r {
-        Ok(resp) => (resp.status(), resp.into_json().unwrap_or_default()),
-        Err(ureq::Error::Status(code, resp)) => (code, resp.into_json().unwrap_or_default()),
-        Err(e) => panic!("{e}"),
-    }
-}
+mod common;
+use common::{decode, get, post, start, start_with, venv, Server};
 
 const APLUSB: &str = "a, b = map(int, input().split())\nprint(a + b)\n";
 
@@ -291,17 +239,7 @@ fn the_judge0_api_judges_with_judge0s_statuses() {
 /// server unmodified.
 #[test]
 fn the_official_judge0_python_client_works_unmodified() {
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("judge0-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let st = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap();
-        assert!(st.success(), "python3 -m venv failed");
-    }
-    let has = Command::new(&python).args(["-c", "import judge0"]).status().unwrap().success();
-    if !has {
-        let out = Command::new(venv.join("bin/pip")).args(["install", "-q", "judge0==0.0.8"]).output().unwrap();
-        assert!(out.status.success(), "pip install judge0==0.0.8: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    let python = venv("judge0-venv", "judge0", "judge0==0.0.8");
     let s = start();
     let script = r#"
 import sys, judge0
@@ -358,7 +296,8 @@ fn problems_keep_their_tests_on_the_server() {
     assert_eq!(v["first_failure"]["expected_output"], "30\n", "{v}");
     let (code, v) = put(serde_json::json!({"tests": []}));
     assert_eq!(code, 422, "{v}");
-    let (code, v) = put(serde_json::json!({"tests": aplusb_tests(), "checker": {"language": "klingon", "source": "x"}}));
+    let (code, v) =
+        put(serde_json::json!({"tests": aplusb_tests(), "checker": {"language": "klingon", "source": "x"}}));
     assert_eq!((code, v["checker.language"].is_array()), (422, true), "{v}");
 
     // A custom checker (testlib's interface: input, output, answer; exit 0 or 1): any two
@@ -370,8 +309,14 @@ fn problems_keep_their_tests_on_the_server() {
     })));
     assert_eq!(code, 200, "{v}");
     let (_, v) = get(&s, "/v1/problems/split");
-    assert_eq!(v["checker"], serde_json::json!({"language": "python3", "custom": true}), "the source stays hidden: {v}");
-    for (source, verdict) in [("n = int(input())\nprint(1, n - 1)\n", "accepted"), ("n = int(input())\nprint(n, n)\n", "wrong_answer")] {
+    assert_eq!(
+        v["checker"],
+        serde_json::json!({"language": "python3", "custom": true}),
+        "the source stays hidden: {v}"
+    );
+    for (source, verdict) in
+        [("n = int(input())\nprint(1, n - 1)\n", "accepted"), ("n = int(input())\nprint(n, n)\n", "wrong_answer")]
+    {
         let (code, v) = post(
             &s,
             "/v1/submissions?wait=true",
@@ -392,7 +337,8 @@ fn problems_keep_their_tests_on_the_server() {
     );
     // Latency, judging time and the sandbox's setup time, as histograms with every run in.
     let count = |name: &str| -> u64 {
-        let line = text.lines().find(|l| l.starts_with(&format!("{name}_count "))).unwrap_or_else(|| panic!("{name}: {text}"));
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{name}_count "))).unwrap_or_else(|| panic!("{name}: {text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
     assert_eq!(count("judge_latency_seconds"), 4, "{text}");
@@ -448,7 +394,8 @@ fn sigterm_finishes_running_work_keeps_the_queue_and_old_results_are_purged() {
     let slow = serde_json::json!({"language": "bash", "source": "sleep 1.5; echo 1", "tests": [{"stdin": "", "expected_output": "1"}], "limits": {"time": 5}});
     let (_, v) = decode(ureq::post(&format!("{base}/v1/submissions")).send_json(slow));
     let running = v["id"].as_str().unwrap().to_string();
-    let quick = serde_json::json!({"language": "bash", "source": "echo 2", "tests": [{"stdin": "", "expected_output": "2"}]});
+    let quick =
+        serde_json::json!({"language": "bash", "source": "echo 2", "tests": [{"stdin": "", "expected_output": "2"}]});
     let (_, v) = decode(ureq::post(&format!("{base}/v1/submissions")).send_json(quick));
     let queued = v["id"].as_str().unwrap().to_string();
     let start = Instant::now();
@@ -736,9 +683,8 @@ fn an_idempotency_key_gives_one_submission_and_the_rate_limit_answers_429() {
     assert_eq!((c1, c2), (202, 200), "{v1} {v2}");
     assert_eq!(v1["id"], v2["id"], "the same key, the same submission");
     let other = serde_json::json!({"language": "bash", "source": "echo 2", "tests": [{"stdin": ""}]});
-    let (code, v) = decode(
-        ureq::post(&format!("{}/v1/submissions", s.base)).set("Idempotency-Key", "k-1").send_json(other),
-    );
+    let (code, v) =
+        decode(ureq::post(&format!("{}/v1/submissions", s.base)).set("Idempotency-Key", "k-1").send_json(other));
     assert_eq!(code, 422, "the same key with another body: {v}");
     assert!(v["Idempotency-Key"][0].as_str().unwrap().contains("different"), "{v}");
     let (c3, _) = send("k-2");
