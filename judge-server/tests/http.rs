@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{decode, get, post, start, start_with, venv, Server};
+use common::{decode, get, post, start, start_with, venv};
 
 const APLUSB: &str = "a, b = map(int, input().split())\nprint(a + b)\n";
 
