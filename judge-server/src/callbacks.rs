@@ -98,9 +98,15 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Delay before attempt `n` (1-based): 0.2 s, 0.4 s, 0.8 s, ... up to 30 s.
+/// Delay after failed attempt `n` (1-based): 0.2 s, 0.4 s, 0.8 s, ... up to 30 s, plus a
+/// random 0-25 % so that callbacks that failed together (a receiver down) do not all come
+/// back at the same instant.
 pub fn backoff(n: u32) -> Duration {
-    Duration::from_millis((200u64 << n.saturating_sub(1).min(8)).min(30_000))
+    use std::hash::{BuildHasher, Hasher};
+    let base = (200u64 << n.saturating_sub(1).min(8)).min(30_000);
+    // A fresh RandomState is seeded randomly: enough randomness for spreading retries.
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    Duration::from_millis(base + random % (base / 4 + 1))
 }
 
 /// One attempt. Redirects are not followed; any 2xx is success.
@@ -179,6 +185,14 @@ mod tests {
         assert!(check_url("https://127.0.0.1/x", &s).is_err(), "https is checked the same way");
         let allowed = Settings { allow_private: true, ..s };
         assert!(check_url("http://127.0.0.1:9/x", &allowed).is_ok());
+    }
+
+    #[test]
+    fn backoff_doubles_with_at_most_a_quarter_of_jitter() {
+        for (n, base) in [(1, 200), (2, 400), (3, 800), (9, 30_000), (30, 30_000)] {
+            let d = backoff(n).as_millis() as u64;
+            assert!((base..=base + base / 4).contains(&d), "attempt {n}: {d} ms");
+        }
     }
 
     #[test]
