@@ -106,7 +106,16 @@ pub async fn check(State(work): State<Arc<crate::work::Work>>, mut req: Request,
     // Rate limit on what creates work.
     let creates = method == axum::http::Method::POST
         && matches!(path.as_str(), "/v1/submissions" | "/v1/run" | "/submissions" | "/submissions/batch");
-    if creates && !work.take_token(&caller.owner) {
+    // A client is its token; without tokens every caller is "anonymous", so the bucket is
+    // its IP address instead.
+    let bucket = if tokens.enabled() {
+        caller.owner.clone()
+    } else {
+        req.extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| format!("ip:{}", c.0.ip()))
+    };
+    if creates && !work.take_token(&bucket) {
         let mut r = deny(StatusCode::TOO_MANY_REQUESTS, "rate limit: too many submissions, try again later");
         r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
         return r;

@@ -24,6 +24,11 @@ impl ApiError {
         ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body: serde_json::json!({field: [message.into()]}) }
     }
 
+    /// 503 "queue is full", with `Retry-After` (see `IntoResponse`).
+    pub fn queue_full() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")
+    }
+
     /// 404 naming what was not found.
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
@@ -57,6 +62,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut r = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // A full queue drains in seconds: come back soon.
+            r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("2"));
+        }
+        r
     }
 }

@@ -162,8 +162,10 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
     }
     let stdin = text(v, "stdin", b64)?.unwrap_or_default();
     let expected = text(v, "expected_output", b64)?;
-    let cpu = number(v, "cpu_time_limit", 5.0, 15.0)?;
-    let memory_kb = number(v, "memory_limit", 128_000.0, 512_000.0)?;
+    crate::native::check_source_size(&work.maxima, "source_code", source.len())?;
+    let cpu = number(v, "cpu_time_limit", 5.0_f64.min(work.maxima.time_s), work.maxima.time_s)?;
+    let max_kb = (work.maxima.memory / 1024) as f64;
+    let memory_kb = number(v, "memory_limit", 128_000.0_f64.min(max_kb), max_kb)?;
     let job = Job {
         language: profile.id.clone(),
         files: vec![("main".into(), source.clone())],
@@ -327,7 +329,7 @@ async fn create(
         &serde_json::json!({"job": job, "judge0": kept, "callback": callback}),
     ) {
         Ok(()) => {}
-        Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
+        Err(Refused::Full) => return Err(ApiError::queue_full()),
         Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
     }
     if !truthy(&p.wait) {
@@ -432,8 +434,8 @@ async fn config_info(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
         "allowed_languages_for_compile_options": [], "enable_command_line_arguments": false,
         "enable_submission_delete": false, "enable_callbacks": true, "callbacks_max_tries": 3,
         "callbacks_timeout": 5.0, "enable_additional_files": false, "max_queue_size": work.max_queue,
-        "cpu_time_limit": 5.0, "max_cpu_time_limit": 15.0, "cpu_extra_time": 1.0, "max_cpu_extra_time": 5.0,
-        "wall_time_limit": 10.0, "max_wall_time_limit": 20.0, "memory_limit": 128000, "max_memory_limit": 512000,
+        "cpu_time_limit": 5.0_f64.min(work.maxima.time_s), "max_cpu_time_limit": work.maxima.time_s, "cpu_extra_time": 1.0, "max_cpu_extra_time": 5.0,
+        "wall_time_limit": 10.0, "max_wall_time_limit": 20.0, "memory_limit": 128_000.min(work.maxima.memory / 1024), "max_memory_limit": work.maxima.memory / 1024,
         "stack_limit": 64000, "max_stack_limit": 128000, "max_processes_and_or_threads": 60,
         "max_max_processes_and_or_threads": 120, "enable_per_process_and_thread_time_limit": false,
         "allow_enable_per_process_and_thread_time_limit": false, "enable_per_process_and_thread_memory_limit": false,

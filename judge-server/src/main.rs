@@ -41,7 +41,8 @@ struct Config {
     /// Admin token (repeatable): sees every submission and may write problems.
     #[arg(long = "admin-token", env = "JUDGE_SERVER_ADMIN_TOKENS", value_delimiter = ',')]
     admin_tokens: Vec<String>,
-    /// Submissions per minute per client (0: unlimited); beyond it, 429.
+    /// Submissions per minute per client (0: unlimited); beyond it, 429. A client is its
+    /// token, or its IP address when no token is configured.
     #[arg(long, env = "JUDGE_SERVER_RATE_LIMIT", default_value_t = 0)]
     rate_limit: u32,
     /// Log format: text or json (structured, with the submission id).
@@ -62,6 +63,18 @@ struct Config {
     /// Largest request body, bytes.
     #[arg(long, env = "JUDGE_SERVER_MAX_BODY", default_value_t = 8 << 20)]
     max_body: usize,
+    /// Largest CPU time limit a submission may ask for, seconds per test.
+    #[arg(long, env = "JUDGE_SERVER_MAX_TIME", default_value_t = 15.0)]
+    max_time: f64,
+    /// Largest memory limit a submission may ask for (bytes, or 512M, 1G).
+    #[arg(long, env = "JUDGE_SERVER_MAX_MEMORY", default_value = "1G", value_parser = judge::parse_size)]
+    max_memory: u64,
+    /// Most tests in one submission or problem.
+    #[arg(long, env = "JUDGE_SERVER_MAX_TESTS", default_value_t = 1000)]
+    max_tests: usize,
+    /// Largest source, bytes (all files of a submission together).
+    #[arg(long, env = "JUDGE_SERVER_MAX_SOURCE", default_value = "1M", value_parser = judge::parse_size)]
+    max_source: u64,
     /// How long finished submissions (and their delivered callbacks) are kept, e.g. 7d,
     /// 12h; older ones are purged hourly. 0 keeps them forever.
     #[arg(long, env = "JUDGE_SERVER_KEEP_RESULTS", default_value = "7d", value_parser = humantime::parse_duration)]
@@ -109,6 +122,12 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
+    if !(cfg.max_time.is_finite() && cfg.max_time >= 0.001) {
+        anyhow::bail!("--max-time {}: must be at least 0.001 seconds", cfg.max_time);
+    }
+    if cfg.max_memory < 8 << 20 {
+        anyhow::bail!("--max-memory {}: must be at least 8M", cfg.max_memory);
+    }
     let tokens = auth::Tokens { clients: cfg.tokens.clone(), admins: cfg.admin_tokens.clone() };
     if !cfg.listen.ip().is_loopback() && !cfg.insecure_public && !tokens.enabled() {
         anyhow::bail!(
@@ -140,7 +159,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         });
     }
-    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens, cfg.rate_limit)?;
+    let maxima = work::Maxima {
+        time_s: cfg.max_time,
+        memory: cfg.max_memory,
+        tests: cfg.max_tests.max(1),
+        source_bytes: cfg.max_source as usize,
+    };
+    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens, cfg.rate_limit, maxima)?;
     let app = app(Arc::clone(&work), cfg.max_body);
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;
@@ -154,7 +179,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     // stream) are not waited for: their submissions stay in the store.
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        // The peer's address reaches the handlers: the rate limit keys anonymous clients by it.
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopping.await;
             })

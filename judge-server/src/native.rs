@@ -3,7 +3,7 @@
 //! code", languages, health.
 
 use crate::error::ApiError;
-use crate::work::{Job, Refused, Work};
+use crate::work::{Job, Maxima, Refused, Work};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -14,11 +14,6 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::sync::Arc;
-
-/// Largest limits a client may ask for.
-pub const MAX_TIME_S: f64 = 15.0;
-pub const MAX_MEMORY: u64 = 1 << 30;
-pub const MAX_TESTS: usize = 1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +99,7 @@ pub fn router() -> Router<Arc<Work>> {
         .route("/v1/submissions", post(create).get(recent))
         .route("/", get(|| async { axum::response::Html(include_str!("../static/index.html")) }))
         .route("/queue", get(|| async { axum::response::Html(include_str!("../static/queue.html")) }))
-        .route("/v1/submissions/:id", get(show))
+        .route("/v1/submissions/:id", get(show).delete(cancel))
         .route("/v1/submissions/:id/events", get(events))
         .route("/v1/run", post(run))
         .route("/v1/problems/:id", get(problem_show).put(problem_put).delete(problem_delete))
@@ -116,22 +111,22 @@ pub fn router() -> Router<Arc<Work>> {
         .route("/readyz", get(readyz))
 }
 
-fn limits(l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
+fn limits(max: &Maxima, l: Option<LimitsIn>) -> Result<(u64, u64), ApiError> {
     let l = l.unwrap_or_default();
-    let time = l.time.unwrap_or(1.0);
-    if !(time.is_finite() && (0.001..=MAX_TIME_S).contains(&time)) {
-        return Err(ApiError::field("limits.time", format!("must be between 0.001 and {MAX_TIME_S} seconds")));
+    let time = l.time.unwrap_or(1.0_f64.min(max.time_s));
+    if !(time.is_finite() && (0.001..=max.time_s).contains(&time)) {
+        return Err(ApiError::field("limits.time", format!("must be between 0.001 and {} seconds", max.time_s)));
     }
     let memory = match l.memory {
-        None => 256 << 20,
+        None => (256 << 20).min(max.memory),
         Some(serde_json::Value::Number(n)) => {
             n.as_u64().ok_or_else(|| ApiError::field("limits.memory", "must be a positive number of bytes"))?
         }
         Some(serde_json::Value::String(s)) => judge::parse_size(&s).map_err(|e| ApiError::field("limits.memory", e))?,
         Some(_) => return Err(ApiError::field("limits.memory", "must be bytes or a size such as \"256M\"")),
     };
-    if !((8 << 20)..=MAX_MEMORY).contains(&memory) {
-        return Err(ApiError::field("limits.memory", format!("must be between 8M and {}M", MAX_MEMORY >> 20)));
+    if !((8 << 20)..=max.memory).contains(&memory) {
+        return Err(ApiError::field("limits.memory", format!("must be between 8M and {}M", max.memory >> 20)));
     }
     Ok(((time * 1e6) as u64, memory))
 }
@@ -173,6 +168,14 @@ fn parse_checker(work: &Work, c: Option<&serde_json::Value>) -> Result<(String, 
         }
         Some(_) => Err(ApiError::field("checker", NAMES)),
     }
+}
+
+/// Source above the configured maximum: 422 naming the field.
+pub(crate) fn check_source_size(max: &Maxima, field: &str, bytes: usize) -> Result<(), ApiError> {
+    if bytes > max.source_bytes {
+        return Err(ApiError::field(field, format!("is {bytes} bytes; at most {} are accepted", max.source_bytes)));
+    }
+    Ok(())
 }
 
 fn check_language(work: &Work, id: &str) -> Result<(), ApiError> {
@@ -223,11 +226,12 @@ async fn create(
     if tests.is_empty() {
         return Err(ApiError::field("tests", "at least one test is needed"));
     }
-    if tests.len() > MAX_TESTS {
-        return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
+    if tests.len() > work.maxima.tests {
+        return Err(ApiError::field("tests", format!("at most {} tests", work.maxima.tests)));
     }
+    check_source_size(&work.maxima, "source", files.iter().map(|(_, c)| c.len()).sum())?;
     let (checker, checker_source) = parse_checker(&work, checker_in.as_ref())?;
-    let (time_us, memory_bytes) = limits(limits_in)?;
+    let (time_us, memory_bytes) = limits(&work.maxima, limits_in)?;
     let job = Job {
         language: s.language,
         files,
@@ -275,13 +279,13 @@ async fn problem_put(
     if p.tests.is_empty() {
         return Err(ApiError::field("tests", "a problem needs at least one test"));
     }
-    if p.tests.len() > MAX_TESTS {
-        return Err(ApiError::field("tests", format!("at most {MAX_TESTS}")));
+    if p.tests.len() > work.maxima.tests {
+        return Err(ApiError::field("tests", format!("at most {} tests", work.maxima.tests)));
     }
     parse_checker(&work, p.checker.as_ref())?;
     let limits_json = match &p.limits {
         Some(l) => {
-            let (t, m) = limits(Some(LimitsIn { time: l.time, memory: l.memory.clone() }))?;
+            let (t, m) = limits(&work.maxima, Some(LimitsIn { time: l.time, memory: l.memory.clone() }))?;
             serde_json::json!({"time": t as f64 / 1e6, "memory": m})
         }
         None => serde_json::Value::Null,
@@ -410,7 +414,7 @@ async fn enqueue_as(
     let (_, mut rx) = work.hub.subscribe(&id);
     match work.submit(&id, "native", owner, &request) {
         Ok(()) => {}
-        Err(Refused::Full) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue is full")),
+        Err(Refused::Full) => return Err(ApiError::queue_full()),
         Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
     }
     if !wait {
@@ -504,13 +508,36 @@ async fn show(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<J
     Ok(Json(v))
 }
 
+/// Cancels a submission (see `Work::cancel`): 200 with the submission once a queued one is
+/// cancelled, 202 while a running one is being stopped, 409 when it already finished.
+async fn cancel(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let w = Arc::clone(&work);
+    let id2 = id.clone();
+    let was = tokio::task::spawn_blocking(move || w.cancel(&id2))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("submission"))?;
+    match was.as_str() {
+        "queued" => {
+            let row =
+                work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+            Ok((StatusCode::OK, Json(view(&row))).into_response())
+        }
+        "compiling" | "running" => {
+            Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"id": id, "status": "cancelling"}))).into_response())
+        }
+        other => Err(ApiError::new(StatusCode::CONFLICT, format!("the submission is already {other}"))),
+    }
+}
+
 async fn events(
     State(work): State<Arc<Work>>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
     let (past, rx) = work.hub.subscribe(&id);
-    let finished = matches!(row.status.as_str(), "done" | "error");
+    let finished = matches!(row.status.as_str(), "done" | "error" | "cancelled");
     let mut first = vec![serde_json::json!({"event": "queued"}).to_string()];
     let live: std::pin::Pin<Box<dyn Stream<Item = String> + Send>> = if finished {
         // A late client gets what happened: the stored result as the last event.
@@ -545,7 +572,8 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let Json(r) = body.map_err(ApiError::from_json)?;
     check_language(&work, &r.language)?;
-    let (time_us, memory_bytes) = limits(r.limits)?;
+    check_source_size(&work.maxima, "source", r.source.len())?;
+    let (time_us, memory_bytes) = limits(&work.maxima, r.limits)?;
     let job = Job {
         language: r.language,
         files: vec![("main".into(), r.source)],

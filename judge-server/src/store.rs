@@ -13,7 +13,7 @@ pub struct Row {
     pub id: String,
     /// `native` or `judge0`.
     pub api: String,
-    /// `queued`, `compiling`, `running`, `done`, `error`.
+    /// `queued`, `compiling`, `running`, `done`, `error`, `cancelled`.
     pub status: String,
     /// The request as JSON.
     pub request: serde_json::Value,
@@ -145,14 +145,20 @@ impl Store {
     /// Moves a submission to another status (`compiling`, `running`). Not fsynced: these
     /// are progress hints, and after a crash an unfinished submission is queued again
     /// whichever of them it had (the next FULL commit syncs them anyway).
-    pub fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
-        self.with(|c| {
+    /// Only from the status before it (`queued` → `compiling` → `running`); returns whether
+    /// it moved (a cancelled submission does not).
+    pub fn set_status(&self, id: &str, status: &str) -> anyhow::Result<bool> {
+        let before = if status == "compiling" { "queued" } else { "compiling" };
+        let n = self.with(|c| {
             c.pragma_update(None, "synchronous", "NORMAL")?;
-            let done = c.execute("UPDATE submissions SET status = ?2 WHERE id = ?1", params![id, status]);
+            let done = c.execute(
+                "UPDATE submissions SET status = ?2 WHERE id = ?1 AND status = ?3",
+                params![id, status, before],
+            );
             c.pragma_update(None, "synchronous", "FULL")?;
             done
         })?;
-        Ok(())
+        Ok(n > 0)
     }
 
     /// Stores the result and the final status, and the callback that announces it, in one
@@ -165,13 +171,17 @@ impl Store {
         finished_at: &str,
         result: &serde_json::Value,
         callback: Option<&NewCallback>,
-    ) -> anyhow::Result<()> {
+        only_if: Option<&str>,
+    ) -> anyhow::Result<bool> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE submissions SET status = ?2, result = ?3, finished_at = ?4 WHERE id = ?1",
-            params![id, status, result.to_string(), finished_at],
+        let changed = tx.execute(
+            "UPDATE submissions SET status = ?2, result = ?3, finished_at = ?4 WHERE id = ?1 AND (?5 IS NULL OR status = ?5)",
+            params![id, status, result.to_string(), finished_at, only_if],
         )?;
+        if changed == 0 {
+            return Ok(false);
+        }
         if let Some(cb) = callback {
             tx.execute(
                 "INSERT OR REPLACE INTO callbacks (id, method, url, body, attempts, next_try, state) VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending')",
@@ -179,7 +189,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// One submission.
@@ -405,13 +415,13 @@ impl Store {
         let cutoff = humantime::format_rfc3339_millis(std::time::SystemTime::now() - keep).to_string();
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
-        let old = "SELECT id FROM submissions WHERE status IN ('done', 'error') AND finished_at < ?1";
+        let old = "SELECT id FROM submissions WHERE status IN ('done', 'error', 'cancelled') AND finished_at < ?1";
         tx.execute(&format!("DELETE FROM callbacks WHERE state != 'pending' AND id IN ({old})"), params![cutoff])?;
         tx.execute(&format!("DELETE FROM idempotency WHERE id IN ({old})"), params![cutoff])?;
         // A submission whose callback is still being retried stays until it is delivered
         // or dead.
         let n = tx.execute(
-            "DELETE FROM submissions WHERE status IN ('done', 'error') AND finished_at < ?1
+            "DELETE FROM submissions WHERE status IN ('done', 'error', 'cancelled') AND finished_at < ?1
              AND id NOT IN (SELECT id FROM callbacks WHERE state = 'pending')",
             params![cutoff],
         )?;

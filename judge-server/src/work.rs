@@ -11,6 +11,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
 
+/// The largest requests a client may make (each above → 422 naming the field).
+#[derive(Clone, Debug)]
+pub struct Maxima {
+    /// CPU seconds per test.
+    pub time_s: f64,
+    /// Memory per test, bytes.
+    pub memory: u64,
+    /// Tests per submission.
+    pub tests: usize,
+    /// Bytes of source (all files together).
+    pub source_bytes: usize,
+}
+
 /// A job as the workers see it, whichever API it came from (stored as the request JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Job {
@@ -118,6 +131,10 @@ pub struct Work {
     pub setup: Mutex<Histogram>,
     /// Set on shutdown: workers take no more submissions.
     stop: tokio::sync::watch::Sender<bool>,
+    /// The largest requests accepted.
+    pub maxima: Maxima,
+    /// The cancel switch of each submission being judged.
+    cancels: Mutex<HashMap<String, Arc<sandbox::Cancel>>>,
     /// Client and admin tokens (authentication is off without any).
     pub tokens: crate::auth::Tokens,
     /// Submissions per minute per client (0: no limit), and each client's bucket.
@@ -146,6 +163,7 @@ impl Work {
         callbacks: crate::callbacks::Settings,
         tokens: crate::auth::Tokens,
         rate_per_minute: u32,
+        maxima: Maxima,
     ) -> anyhow::Result<Arc<Work>> {
         let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
         let available = profiles.all().map(|p| (p.id.clone(), p.availability())).collect();
@@ -167,6 +185,8 @@ impl Work {
             available,
             tokens,
             rate_per_minute,
+            maxima,
+            cancels: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -216,6 +236,31 @@ impl Work {
         self.running.load(Ordering::SeqCst)
     }
 
+    /// Cancels a submission: a queued one is finished as `cancelled` at once (its callback,
+    /// if any, says so); a running one has its sandbox run killed and is finished as
+    /// `cancelled` by its worker. Returns the status it had, or None if it is unknown.
+    pub fn cancel(&self, id: &str) -> anyhow::Result<Option<String>> {
+        let Some(row) = self.store.get(id)? else { return Ok(None) };
+        match row.status.as_str() {
+            "queued" => {
+                let value = serde_json::json!({"verdict": null, "message": "cancelled before it ran"});
+                if self.finish_row(row, "cancelled", value, Some("queued"))? {
+                    Ok(Some("queued".into()))
+                } else {
+                    // A worker took it meanwhile: cancel the run instead.
+                    self.cancel(id)
+                }
+            }
+            "compiling" | "running" => {
+                if let Some(c) = self.cancels.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+                    c.trigger();
+                }
+                Ok(Some(row.status))
+            }
+            other => Ok(Some(other.to_string())),
+        }
+    }
+
     /// Takes one submission from `owner`'s bucket (a token bucket refilled at the rate,
     /// holding a minute's worth); false when it is empty.
     pub fn take_token(&self, owner: &str) -> bool {
@@ -262,6 +307,10 @@ impl Work {
     fn run(&self, id: &str) {
         let _span = tracing::info_span!("judge", submission = %id).entered();
         let Ok(Some(row)) = self.store.get(id) else { return };
+        if row.status != "queued" {
+            // Cancelled while it waited (or finished in an earlier life).
+            return;
+        }
         let job: Job = match serde_json::from_value(row.request.get("job").cloned().unwrap_or_default()) {
             Ok(j) => j,
             Err(e) => {
@@ -271,13 +320,25 @@ impl Work {
                     &crate::store::now(),
                     &serde_json::json!({"verdict": "internal_error", "error": format!("stored job unreadable: {e}")}),
                     None,
+                    None,
                 );
                 return;
             }
         };
-        let _ = self.store.set_status(id, "compiling");
+        // The cancel switch is registered before the submission is claimed: a cancel that
+        // finds it claimed always finds the switch too.
+        let cancel = sandbox::Cancel::new().map(Arc::new).ok();
+        if let Some(c) = &cancel {
+            self.cancels.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), Arc::clone(c));
+        }
+        if !matches!(self.store.set_status(id, "compiling"), Ok(true)) {
+            // Cancelled between the read above and now.
+            self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+            return;
+        }
         let started = std::time::Instant::now();
-        let result = self.judge(id, &job);
+        let result = self.judge(id, &job, cancel);
+        self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         self.judging.lock().unwrap_or_else(|p| p.into_inner()).observe(started.elapsed().as_secs_f64());
         if let Ok(created) = humantime::parse_rfc3339(&row.created_at) {
             if let Ok(waited) = std::time::SystemTime::now().duration_since(created) {
@@ -286,11 +347,30 @@ impl Work {
         }
         let (status, value) = match result {
             Ok(v) => ("done", v),
+            Err(e) if matches!(e.downcast_ref::<judge::JudgeError>(), Some(judge::JudgeError::Cancelled)) => {
+                ("cancelled", serde_json::json!({"verdict": null, "message": "cancelled while it ran"}))
+            }
             Err(e) => ("error", serde_json::json!({"verdict": "internal_error", "error": e.to_string()})),
         };
         if let Some(v) = value.get("verdict").and_then(|v| v.as_str()) {
             *self.verdicts.lock().unwrap_or_else(|p| p.into_inner()).entry(v.to_string()).or_default() += 1;
         }
+        if let Err(e) = self.finish_row(row, status, value, None) {
+            tracing::error!("storing the result: {e:#}");
+        }
+        tracing::info!(status, "judged");
+    }
+
+    /// Stores a submission's end with its callback, and tells its listeners. With
+    /// `only_if`, only when the stored status still is that one (false otherwise).
+    fn finish_row(
+        &self,
+        row: crate::store::Row,
+        status: &str,
+        value: serde_json::Value,
+        only_if: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let id = row.id.clone();
         let finished = crate::store::Row {
             status: status.to_string(),
             result: Some(value.clone()),
@@ -299,12 +379,12 @@ impl Work {
         };
         let callback = Self::callback_for(&finished);
         let at = finished.finished_at.as_deref().unwrap_or_default();
-        if let Err(e) = self.store.finish(id, status, at, &value, callback.as_ref()) {
-            tracing::error!("storing the result: {e:#}");
+        if !self.store.finish(&id, status, at, &value, callback.as_ref(), only_if)? {
+            return Ok(false);
         }
-        self.hub.publish(id, serde_json::json!({"event": "done", "status": status, "result": value}).to_string());
-        self.hub.forget(id);
-        tracing::info!(status, "judged");
+        self.hub.publish(&id, serde_json::json!({"event": "done", "status": status, "result": value}).to_string());
+        self.hub.forget(&id);
+        Ok(true)
     }
 
     /// The callback a finished submission asked for, rendered as its API shows results.
@@ -319,7 +399,7 @@ impl Work {
         Some(crate::store::NewCallback { method, url, body: body.to_string() })
     }
 
-    fn judge(&self, id: &str, job: &Job) -> anyhow::Result<serde_json::Value> {
+    fn judge(&self, id: &str, job: &Job, cancel: Option<Arc<sandbox::Cancel>>) -> anyhow::Result<serde_json::Value> {
         let dir = tempfile::Builder::new().prefix("judge-server-tests-").tempdir()?;
         let mut tests = Vec::new();
         let mut any_expected = false;
@@ -352,7 +432,8 @@ impl Work {
             language: job.language.clone(),
             sources: job.files.iter().map(|(n, c)| (n.clone(), c.as_bytes().to_vec())).collect(),
         };
-        let opts = judge::Options { run_all: !job.fail_fast, keep_output: job.keep_output, ..Default::default() };
+        let opts =
+            judge::Options { run_all: !job.fail_fast, keep_output: job.keep_output, cancel, ..Default::default() };
         let store = self.store.clone();
         let mut on_event = |e: &judge::Event| {
             let v = match e {

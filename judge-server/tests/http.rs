@@ -628,6 +628,8 @@ fn with_tokens_one_client_cannot_see_anothers_submission() {
     assert_eq!(call("GET", &format!("/v1/submissions/{id}/events"), Some("bob-token"), None).0, 404);
     assert_eq!(call("GET", &format!("/submissions/{id}"), Some("bob-token"), None).0, 404);
     assert_eq!(call("GET", &format!("/submissions/batch?tokens={id}"), Some("bob-token"), None).0, 404);
+    assert_eq!(call("DELETE", &format!("/v1/submissions/{id}"), Some("bob-token"), None).0, 404, "bob cancels alice's");
+    assert_eq!(call("GET", "/v1/callbacks/failed", Some("alice-token"), None).0, 403, "dead letters are admin's");
     assert_eq!(call("GET", &format!("/v1/submissions/{id}"), Some("root-token"), None).0, 200, "admin sees all");
     // The token may come as a query parameter, as Judge0 accepts.
     assert_eq!(call("GET", &format!("/submissions/{id}?X-Auth-Token=alice-token"), None, None).0, 200);
@@ -649,8 +651,12 @@ fn a_full_queue_answers_503_and_the_server_stops_cleanly_on_sigterm() {
         codes.push(post(&s, "/v1/submissions", slow.clone()).0);
     }
     assert!(codes.contains(&503), "{codes:?}");
-    let (code, v) = post(&s, "/submissions", serde_json::json!({"source_code": "echo 1", "language_id": 46}));
-    assert_eq!((code, v["error"].as_str()), (503, Some("queue is full")), "{v}");
+    let r = ureq::post(&format!("{}/submissions", s.base))
+        .send_json(serde_json::json!({"source_code": "echo 1", "language_id": 46}));
+    let Err(ureq::Error::Status(503, resp)) = r else { panic!("not a 503: {r:?}") };
+    assert_eq!(resp.header("retry-after"), Some("2"), "a 503 says when to come back");
+    let v: serde_json::Value = resp.into_json().unwrap();
+    assert_eq!(v["error"], "queue is full", "{v}");
     // SIGTERM: stop accepting, exit 0; what was queued stays for the next start.
     // SAFETY: kill with our own child's pid and a signal number.
     unsafe { libc_kill(s.child.id() as i32, 15) };
@@ -713,4 +719,94 @@ fn the_playground_and_queue_pages_are_served_and_recent_submissions_listed() {
     assert_eq!(code, 200);
     assert_eq!(list[0]["id"], v["id"], "{list}");
     assert_eq!(list[0]["verdict"], "accepted");
+}
+
+#[test]
+fn a_submission_is_cancelled_while_queued_or_while_it_runs() {
+    let s = start_with(&["--workers", "1"]);
+    let slow = |secs: u32| serde_json::json!({"language": "bash", "source": format!("sleep {secs}; echo 1"), "tests": [{"stdin": "", "expected_output": "1"}], "limits": {"time": 10}});
+    let (_, v) = post(&s, "/v1/submissions", slow(8));
+    let running = v["id"].as_str().unwrap().to_string();
+    let (_, v) = post(&s, "/v1/submissions", slow(1));
+    let queued = v["id"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    while get(&s, &format!("/v1/submissions/{running}")).1["status"] != "running" {
+        assert!(start.elapsed() < Duration::from_secs(20), "never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let delete = |id: &str| decode(ureq::delete(&format!("{}/v1/submissions/{id}", s.base)).call());
+    // Queued: cancelled at once, never run.
+    let (code, v) = delete(&queued);
+    assert_eq!((code, v["status"].as_str()), (200, Some("cancelled")), "{v}");
+    // Running: its sandbox run is killed; it ends long before its 8 s sleep would.
+    let (code, v) = delete(&running);
+    assert_eq!((code, v["status"].as_str()), (202, Some("cancelling")), "{v}");
+    let start = Instant::now();
+    loop {
+        let (_, v) = get(&s, &format!("/v1/submissions/{running}"));
+        if v["status"] == "cancelled" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(4), "still {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The worker is free again and the cancelled one was never judged.
+    let (code, v) = post(&s, "/v1/submissions?wait=true", slow(0));
+    assert_eq!((code, v["verdict"].as_str()), (200, Some("accepted")), "{v}");
+    assert_eq!(get(&s, &format!("/v1/submissions/{queued}")).1["status"], "cancelled");
+    let (code, v) = delete(&queued);
+    assert_eq!(code, 409, "already cancelled: {v}");
+    assert_eq!(delete("no-such-id").0, 404);
+    // Its event stream ends with the cancellation.
+    let text = ureq::get(&format!("{}/v1/submissions/{running}/events", s.base)).call().unwrap().into_string().unwrap();
+    assert!(text.contains("\"status\":\"cancelled\""), "{text}");
+}
+
+#[test]
+fn configured_maxima_are_enforced_with_a_422_naming_the_field() {
+    let s = start_with(&["--max-time", "2", "--max-memory", "64M", "--max-tests", "2", "--max-source", "100"]);
+    let one = serde_json::json!([{"stdin": "", "expected_output": "1"}]);
+    let cases = [
+        (
+            serde_json::json!({"language": "bash", "source": "echo 1", "tests": one, "limits": {"time": 3}}),
+            "limits.time",
+        ),
+        (
+            serde_json::json!({"language": "bash", "source": "echo 1", "tests": one, "limits": {"memory": "65M"}}),
+            "limits.memory",
+        ),
+        (
+            serde_json::json!({"language": "bash", "source": "echo 1", "tests": [{"stdin": ""}, {"stdin": ""}, {"stdin": ""}]}),
+            "tests",
+        ),
+        (serde_json::json!({"language": "bash", "source": "#".repeat(101), "tests": one}), "source"),
+    ];
+    for (body, field) in cases {
+        let (code, v) = post(&s, "/v1/submissions", body);
+        assert_eq!(code, 422, "{field}: {v}");
+        assert!(v[field].is_array(), "{field}: {v}");
+    }
+    let (code, v) =
+        post(&s, "/submissions", serde_json::json!({"source_code": "echo 1", "language_id": 46, "cpu_time_limit": 3}));
+    assert_eq!((code, v["cpu_time_limit"].is_array()), (422, true), "{v}");
+    let (_, cfg) = get(&s, "/config_info");
+    assert_eq!(
+        (cfg["max_cpu_time_limit"].as_f64(), cfg["max_memory_limit"].as_u64()),
+        (Some(2.0), Some(65536)),
+        "{cfg}"
+    );
+    // Within the maxima it is judged; the defaults shrink to fit them.
+    let (code, v) = post(
+        &s,
+        "/v1/submissions?wait=true",
+        serde_json::json!({"language": "bash", "source": "echo 1", "tests": one}),
+    );
+    assert_eq!((code, v["verdict"].as_str()), (200, Some("accepted")), "{v}");
+    // A bad maximum is refused at start, in one line.
+    let out = Command::new(env!("CARGO_BIN_EXE_judge-server"))
+        .args(["--max-memory", "1K", "--db", "/nonexistent/x.db"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--max-memory") && err.trim().lines().count() == 1, "{err}");
 }

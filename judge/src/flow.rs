@@ -34,6 +34,9 @@ pub struct Options {
     pub rootfs_cache: Option<PathBuf>,
     /// Keep each test's stdout and stderr in its result (for "run my code" front ends).
     pub keep_output: bool,
+    /// Triggering it kills the current run and ends the judging with
+    /// `JudgeError::Cancelled` (a server's "cancel this submission").
+    pub cancel: Option<std::sync::Arc<sandbox::Cancel>>,
 }
 
 /// The compile step's outcome.
@@ -179,8 +182,16 @@ fn base_command(
     c
 }
 
-fn run(c: &Command) -> Result<Report, JudgeError> {
-    c.run().map_err(|e| JudgeError::Io(format!("sandbox: {e}")))
+fn run(c: &Command, cancel: Option<&sandbox::Cancel>) -> Result<Report, JudgeError> {
+    let r = match cancel {
+        Some(cancel) => c.run_cancellable(cancel),
+        None => c.run(),
+    }
+    .map_err(|e| JudgeError::Io(format!("sandbox: {e}")))?;
+    if r.status == sandbox::Status::Cancelled {
+        return Err(JudgeError::Cancelled);
+    }
+    Ok(r)
 }
 
 /// Writes the sources and compiles them; `Err(result)` is a compilation error.
@@ -188,6 +199,7 @@ fn prepare(
     profile: &Profile,
     sub: &Submission,
     image: Option<&Path>,
+    cancel: Option<&sandbox::Cancel>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<(Prepared, Option<CompileResult>), JudgeError> {
     let box_dir = new_box()?;
@@ -202,7 +214,7 @@ fn prepare(
     let mut c = base_command(profile, stage, &limits, box_dir.path(), image);
     // The compiler's products stay in the box for the runs.
     c.write_back(true);
-    let r = run(&c)?;
+    let r = run(&c, cancel)?;
     let mut output = String::from_utf8_lossy(&r.stdout).into_owned();
     output.push_str(&String::from_utf8_lossy(&r.stderr));
     let result = CompileResult {
@@ -303,7 +315,7 @@ impl CustomChecker {
         sources.extend(extra);
         let sub = Submission { language: profile.id.clone(), sources };
         let mut ignore = |_: &Event| {};
-        let (prepared, compiled) = prepare(&profile, &sub, None, &mut ignore)?;
+        let (prepared, compiled) = prepare(&profile, &sub, None, None, &mut ignore)?;
         if profile.source == "checker" {
             use std::os::unix::fs::PermissionsExt;
             let exe = prepared.box_dir.path().join("checker");
@@ -338,7 +350,7 @@ impl CustomChecker {
                 .bind_rw(feedback.path(), "/feedback")
                 .args(["/check/input", "/check/answer", "/feedback/"])
                 .stdin(Stdio::File(files.path().join("output")));
-            let r = run(&c)?;
+            let r = run(&c, None)?;
             // The validator wrote this directory: its names are not to be followed.
             let message = read_no_follow(&feedback.path().join("judgemessage.txt"))
                 .and_then(|m| m.lines().next().map(|l| l.chars().take(200).collect::<String>()));
@@ -356,7 +368,7 @@ impl CustomChecker {
             return Ok(checker::Checked { verdict, message, diff: None });
         }
         c.args(["/check/input", "/check/output", "/check/answer"]);
-        let r = run(&c)?;
+        let r = run(&c, None)?;
         let message =
             String::from_utf8_lossy(&r.stderr).lines().next().map(|l| l.chars().take(200).collect::<String>());
         let verdict = match (r.status, r.exit_code) {
@@ -403,7 +415,7 @@ pub fn judge(
         CheckerSpec::OutputValidator(path) => Some(CustomChecker::build(path, CheckerKind::Icpc, profiles)?),
         _ => None,
     };
-    let (prepared, compile) = prepare(profile, sub, image, on_event)?;
+    let (prepared, compile) = prepare(profile, sub, image, opts.cancel.as_deref(), on_event)?;
     if let Some(c) = compile.as_ref().filter(|c| c.status != "ok") {
         let _ = c;
         let j = Judgement {
@@ -424,7 +436,7 @@ pub fn judge(
         let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
         // Each test starts from the compiled box; what it writes is thrown away.
         c.write_back(false).stdin(Stdio::File(test.input.clone()));
-        let r = run(&c)?;
+        let r = run(&c, opts.cancel.as_deref())?;
         let (verdict, message, diff) = match verdict::from_run(&r) {
             Some((v, m)) => (v, m, None),
             None => {

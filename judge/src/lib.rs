@@ -58,6 +58,9 @@ pub enum JudgeError {
     /// A host file or directory operation failed.
     #[error("{0}")]
     Io(String),
+    /// `Options::cancel` was triggered: the judging stopped, its run was killed.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// toml's multi-line error on one line: "line 3, column 7: unknown field `x`...".
