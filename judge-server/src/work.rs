@@ -24,6 +24,22 @@ pub struct Maxima {
     pub source_bytes: usize,
 }
 
+/// How the queue and the workers are set up (from the command line).
+pub struct Settings {
+    /// Submissions judged at once.
+    pub workers: usize,
+    /// Submissions waiting at most.
+    pub max_queue: usize,
+    /// How callbacks are checked and sent.
+    pub callbacks: crate::callbacks::Settings,
+    /// Client and admin tokens.
+    pub tokens: crate::auth::Tokens,
+    /// Submissions per minute per client (0: no limit).
+    pub rate_per_minute: u32,
+    /// The largest requests accepted.
+    pub maxima: Maxima,
+}
+
 /// A job as the workers see it, whichever API it came from (stored as the request JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Job {
@@ -154,17 +170,9 @@ pub enum Refused {
 }
 
 impl Work {
-    /// Starts `workers` workers; queued submissions of an earlier life are queued again.
-    pub fn start(
-        store: Store,
-        profiles: Profiles,
-        workers: usize,
-        max_queue: usize,
-        callbacks: crate::callbacks::Settings,
-        tokens: crate::auth::Tokens,
-        rate_per_minute: u32,
-        maxima: Maxima,
-    ) -> anyhow::Result<Arc<Work>> {
+    /// Starts the workers; queued submissions of an earlier life are queued again.
+    pub fn start(store: Store, profiles: Profiles, settings: Settings) -> anyhow::Result<Arc<Work>> {
+        let Settings { workers, max_queue, callbacks, tokens, rate_per_minute, maxima } = settings;
         let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
         let available = profiles.all().map(|p| (p.id.clone(), p.availability())).collect();
         let work = Arc::new(Work {
