@@ -165,7 +165,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         tests: cfg.max_tests.max(1),
         source_bytes: cfg.max_source as usize,
     };
-    let work = work::Work::start(store, profiles, workers, cfg.max_queue, callbacks, tokens, cfg.rate_limit, maxima)?;
+    let settings = work::Settings {
+        workers,
+        max_queue: cfg.max_queue,
+        callbacks,
+        tokens,
+        rate_per_minute: cfg.rate_limit,
+        maxima,
+    };
+    let work = work::Work::start(store, profiles, settings)?;
     let app = app(Arc::clone(&work), cfg.max_body);
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;
