@@ -34,22 +34,41 @@ pub struct Settings {
     pub allow_private: bool,
 }
 
+/// Whether an address is anything but public unicast: loopback, private, link-local
+/// (cloud metadata), shared (CGNAT), benchmarking, multicast, reserved, unspecified, and
+/// the IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64, 6to4), judged by
+/// that address or refused outright.
 fn private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+            let [a, b, c, _] = v4.octets();
+            a == 0                                   // 0.0.0.0/8
+                || a == 10                           // 10/8
+                || a == 127                          // loopback
+                || (a == 100 && (b & 0xc0) == 64)    // 100.64/10 shared
+                || (a == 169 && b == 254)            // link-local, cloud metadata
+                || (a == 172 && (b & 0xf0) == 16)    // 172.16/12
+                || (a == 192 && b == 0 && c == 0)    // 192.0.0/24 protocol assignments
+                || (a == 192 && b == 168)            // 192.168/16
+                || (a == 198 && (b & 0xfe) == 18)    // 198.18/15 benchmarking
+                || a >= 224 // multicast 224/4, reserved 240/4, broadcast
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| private(IpAddr::V4(v4)))
+            let s = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return private(IpAddr::V4(v4));
+            }
+            // ::a.b.c.d (deprecated IPv4-compatible), including :: and ::1.
+            if s[..6] == [0; 6] {
+                return true;
+            }
+            (s[0] == 0x64 && s[1] == 0xff9b)             // NAT64 64:ff9b::/96 (and /48)
+                || s[0] == 0x2002                         // 6to4
+                || (s[0] & 0xfe00) == 0xfc00              // unique local fc00::/7
+                || (s[0] & 0xffc0) == 0xfe80              // link-local
+                || (s[0] & 0xffc0) == 0xfec0              // site-local (deprecated)
+                || (s[0] & 0xff00) == 0xff00              // multicast
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         }
     }
 }
@@ -109,8 +128,11 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(base + random % (base / 4 + 1))
 }
 
-/// One attempt. Redirects are not followed; any 2xx is success.
-fn send(method: &str, url: &str, body: &str, s: &Settings) -> Result<(), String> {
+/// One attempt. Redirects are not followed; any 2xx is success. Delivery is at least
+/// once: a crash between a receiver's 2xx and the store's record of it sends again after
+/// the restart, with the same `X-Callback-Id` (the submission's id), by which a receiver
+/// drops repeats.
+fn send(method: &str, url: &str, body: &str, id: &str, attempt: u32, s: &Settings) -> Result<(), String> {
     check_url(url, s)?;
     let allow_private = s.allow_private;
     let agent = ureq::AgentBuilder::new()
@@ -120,7 +142,11 @@ fn send(method: &str, url: &str, body: &str, s: &Settings) -> Result<(), String>
             resolve(hostport, allow_private).map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))
         })
         .build();
-    let mut req = agent.request(method, url).set("Content-Type", "application/json");
+    let mut req = agent
+        .request(method, url)
+        .set("Content-Type", "application/json")
+        .set("X-Callback-Id", id)
+        .set("X-Callback-Attempt", &attempt.to_string());
     if let Some(secret) = &s.secret {
         let signature = sign(secret, body.as_bytes());
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -138,30 +164,49 @@ fn send(method: &str, url: &str, body: &str, s: &Settings) -> Result<(), String>
     }
 }
 
-/// Sends due callbacks forever, every 100 ms (a blocking loop on its own thread).
+/// Attempts in flight at once: a slow receiver holds one of them, not the whole sender.
+const PARALLEL: usize = 8;
+
+/// Sends due callbacks forever, every 100 ms: each attempt on its own thread, at most
+/// `PARALLEL` at once, never two for the same submission.
 pub fn run(store: Store, s: Settings) {
+    let in_flight = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::<String>::new()));
     loop {
         match store.due_callbacks() {
             Ok(due) => {
                 for c in due {
-                    let result = send(&c.method, &c.url, &c.body, &s);
-                    let attempts = c.attempts + 1;
-                    let outcome = match result {
-                        Ok(()) => store.callback_done(&c.id),
-                        Err(e) if attempts >= s.max_tries => {
-                            tracing::warn!(submission = %c.id, "callback dead after {attempts} attempts: {e}");
-                            store.callback_dead(&c.id, attempts, &e)
+                    {
+                        let mut busy = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                        if busy.len() >= PARALLEL || !busy.insert(c.id.clone()) {
+                            continue;
                         }
-                        Err(e) => store.callback_retry(&c.id, attempts, &e, backoff(attempts)),
-                    };
-                    if let Err(e) = outcome {
-                        tracing::error!("storing a callback's state: {e:#}");
                     }
+                    let (store, s, in_flight) = (store.clone(), s.clone(), std::sync::Arc::clone(&in_flight));
+                    std::thread::spawn(move || {
+                        attempt(&store, &s, &c);
+                        in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&c.id);
+                    });
                 }
             }
             Err(e) => tracing::error!("reading due callbacks: {e:#}"),
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One attempt and its outcome in the store.
+fn attempt(store: &Store, s: &Settings, c: &crate::store::Callback) {
+    let attempts = c.attempts + 1;
+    let outcome = match send(&c.method, &c.url, &c.body, &c.id, attempts, s) {
+        Ok(()) => store.callback_done(&c.id),
+        Err(e) if attempts >= s.max_tries => {
+            tracing::warn!(submission = %c.id, "callback dead after {attempts} attempts: {e}");
+            store.callback_dead(&c.id, attempts, &e)
+        }
+        Err(e) => store.callback_retry(&c.id, attempts, &e, backoff(attempts)),
+    };
+    if let Err(e) = outcome {
+        tracing::error!(submission = %c.id, "storing a callback's state: {e:#}");
     }
 }
 
@@ -178,11 +223,23 @@ mod tests {
             "http://169.254.169.254/latest",
             "http://[::1]:80/",
             "http://192.168.0.1/",
+            "http://0.1.2.3/",
+            "http://198.18.0.1/",
+            "http://224.0.0.1/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
         ] {
             assert!(check_url(url, &s).is_err(), "{url}");
         }
         assert!(check_url("ftp://example/x", &s).is_err());
         assert!(check_url("https://127.0.0.1/x", &s).is_err(), "https is checked the same way");
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!private(public.parse().unwrap()), "{public}");
+        }
         let allowed = Settings { allow_private: true, ..s };
         assert!(check_url("http://127.0.0.1:9/x", &allowed).is_ok());
     }

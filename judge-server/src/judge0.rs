@@ -300,26 +300,39 @@ fn fields_of(p: &Params) -> Result<Vec<&'static str>, ApiError> {
     }
 }
 
-fn parse_body(body: &axum::body::Bytes) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+/// The body as JSON; a body over the size limit is a JSON 413, malformed JSON a 400.
+fn parse_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<serde_json::Value, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+}
+
+/// The callback of a Judge0 submission: checked like the native API's (422 naming the
+/// field), stored with the request.
+fn callback_of(work: &Work, v: &serde_json::Value, b64: bool) -> Result<serde_json::Value, ApiError> {
+    match v.get("callback_url") {
+        None | Some(serde_json::Value::Null) => Ok(serde_json::Value::Null),
+        Some(serde_json::Value::String(url)) => {
+            crate::callbacks::check_url(url, &work.callbacks).map_err(|e| ApiError::field("callback_url", e))?;
+            Ok(serde_json::json!({"url": url, "base64": b64}))
+        }
+        Some(_) => Err(ApiError::field("callback_url", "must be a URL string")),
+    }
 }
 
 async fn create(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Query(p): Query<Params>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let b64 = truthy(&p.base64_encoded);
-    let v = parse_body(&body)?;
+    // Every check before anything is stored: a bad `fields` must not leave a job behind.
+    let fields = fields_of(&p)?;
+    let v = parse_body(body)?;
     let (job, kept) = job_from(&work, &v, b64)?;
-    let callback = match v.get("callback_url").and_then(|u| u.as_str()) {
-        Some(url) => {
-            crate::callbacks::check_url(url, &work.callbacks).map_err(|e| ApiError::field("callback_url", e))?;
-            serde_json::json!({"url": url, "base64": b64})
-        }
-        None => serde_json::Value::Null,
-    };
+    let callback = callback_of(&work, &v, b64)?;
     let id = uuid::Uuid::new_v4().to_string();
     let (_, mut rx) = work.hub.subscribe(&id);
     match work.submit(
@@ -329,8 +342,14 @@ async fn create(
         &serde_json::json!({"job": job, "judge0": kept, "callback": callback}),
     ) {
         Ok(()) => {}
-        Err(Refused::Full) => return Err(ApiError::queue_full()),
-        Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
+        Err(refused) => {
+            drop(rx);
+            work.hub.unsubscribe(&id);
+            return Err(match refused {
+                Refused::Full => ApiError::queue_full(),
+                Refused::Store(e) => ApiError::internal(e),
+            });
+        }
     }
     if !truthy(&p.wait) {
         return Ok((StatusCode::CREATED, Json(serde_json::json!({"token": id}))).into_response());
@@ -343,16 +362,17 @@ async fn create(
         }
     }
     let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
-    Ok((StatusCode::CREATED, Json(render(&row, b64, &fields_of(&p)?)?)).into_response())
+    Ok((StatusCode::CREATED, Json(render(&row, b64, &fields)?)).into_response())
 }
 
 async fn show(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Path(token): Path<String>,
     Query(p): Query<Params>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let fields = fields_of(&p)?;
-    let row = work.store.get(&token).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    let row = work.owned(&token, &caller)?;
     Ok(Json(render(&row, truthy(&p.base64_encoded), &fields)?))
 }
 
@@ -360,10 +380,10 @@ async fn create_batch(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Query(p): Query<Params>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let b64 = truthy(&p.base64_encoded);
-    let v = parse_body(&body)?;
+    let v = parse_body(body)?;
     let list = v
         .get("submissions")
         .and_then(|s| s.as_array())
@@ -373,10 +393,11 @@ async fn create_batch(
     }
     let mut out = Vec::new();
     for s in list {
-        match job_from(&work, s, b64) {
-            Ok((job, kept)) => {
+        match job_from(&work, s, b64).and_then(|(job, kept)| Ok((job, kept, callback_of(&work, s, b64)?))) {
+            Ok((job, kept, callback)) => {
                 let id = uuid::Uuid::new_v4().to_string();
-                match work.submit(&id, "judge0", &caller.owner, &serde_json::json!({"job": job, "judge0": kept})) {
+                let request = serde_json::json!({"job": job, "judge0": kept, "callback": callback});
+                match work.submit(&id, "judge0", &caller.owner, &request) {
                     Ok(()) => out.push(serde_json::json!({"token": id})),
                     Err(Refused::Full) => out.push(serde_json::json!({"error": "queue is full"})),
                     Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
@@ -390,6 +411,7 @@ async fn create_batch(
 
 async fn show_batch(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Query(p): Query<Params>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let fields = fields_of(&p)?;
@@ -397,6 +419,10 @@ async fn show_batch(
     let mut out = Vec::new();
     for t in tokens.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match work.store.get(t).map_err(ApiError::internal)? {
+            // Anyone else's token makes the whole batch "not found", as a single one would.
+            Some(row) if !caller.may_see(row.request["owner"].as_str()) => {
+                return Err(ApiError::not_found("submission"));
+            }
             Some(row) => out.push(render(&row, truthy(&p.base64_encoded), &fields)?),
             None => out.push(serde_json::Value::Null),
         }
@@ -415,7 +441,8 @@ async fn languages(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
     Json(serde_json::Value::Array(v))
 }
 
-async fn language(State(work): State<Arc<Work>>, Path(id): Path<u64>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn language(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let id: u64 = id.parse().map_err(|_| ApiError::not_found("language"))?;
     let p = profile_for(&work, id).ok_or_else(|| ApiError::not_found("language"))?;
     Ok(Json(serde_json::json!({
         "id": id, "name": p.name, "is_archived": false, "source_file": p.source,
@@ -432,7 +459,7 @@ async fn config_info(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "maintenance_mode": false, "enable_wait_result": true, "enable_compiler_options": false,
         "allowed_languages_for_compile_options": [], "enable_command_line_arguments": false,
-        "enable_submission_delete": false, "enable_callbacks": true, "callbacks_max_tries": 3,
+        "enable_submission_delete": false, "enable_callbacks": true, "callbacks_max_tries": work.callbacks.max_tries,
         "callbacks_timeout": 5.0, "enable_additional_files": false, "max_queue_size": work.max_queue,
         "cpu_time_limit": 5.0_f64.min(work.maxima.time_s), "max_cpu_time_limit": work.maxima.time_s, "cpu_extra_time": 1.0, "max_cpu_extra_time": 5.0,
         "wall_time_limit": 10.0, "max_wall_time_limit": 20.0, "memory_limit": 128_000.min(work.maxima.memory / 1024), "max_memory_limit": work.maxima.memory / 1024,

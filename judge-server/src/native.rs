@@ -3,7 +3,7 @@
 //! code", languages, health.
 
 use crate::error::ApiError;
-use crate::work::{Job, Maxima, Refused, Work};
+use crate::work::{Job, Maxima, Refused, Submitted, Work};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -189,9 +189,10 @@ async fn create(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<WaitQuery>,
+    q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Json<SubmissionIn>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|_| ApiError::field("wait", "must be true or false"))?;
     let Json(s) = body.map_err(ApiError::from_json)?;
     check_language(&work, &s.language)?;
     if let Some(url) = &s.callback_url {
@@ -200,7 +201,15 @@ async fn create(
     let callback = s.callback_url.as_ref().map(|u| serde_json::json!({"url": u}));
     let files: Vec<(String, String)> = match (s.source, s.files) {
         (Some(src), None) => vec![("main".into(), src)],
-        (None, Some(f)) if !f.is_empty() => f.into_iter().map(|f| (f.name, f.content)).collect(),
+        (None, Some(f)) if !f.is_empty() => {
+            for (i, file) in f.iter().enumerate() {
+                let n = &file.name;
+                if n.is_empty() || n.len() > 255 || n == "." || n == ".." || n.contains(['/', '\0']) {
+                    return Err(ApiError::field(&format!("files[{i}].name"), "must be a plain file name"));
+                }
+            }
+            f.into_iter().map(|f| (f.name, f.content)).collect()
+        }
         (Some(_), Some(_)) => return Err(ApiError::field("source", "give source or files, not both")),
         _ => return Err(ApiError::field("source", "can't be blank")),
     };
@@ -243,28 +252,11 @@ async fn create(
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
-    // The same Idempotency-Key from the same client gives the same submission, judged once.
-    // The same key with another body is a client bug: 422, nothing queued.
-    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
-        use sha2::Digest;
-        let request = serde_json::json!({ "job": job, "problem": problem_view, "callback": callback });
-        let hash = hex::encode(sha2::Sha256::digest(request.to_string().as_bytes()));
-        let fresh = uuid::Uuid::new_v4().to_string();
-        let (held, held_hash) = work.store.claim_key(&caller.owner, key, &fresh, &hash).map_err(ApiError::internal)?;
-        if held_hash.as_deref().is_some_and(|h| h != hash) {
-            return Err(ApiError::field(
-                "Idempotency-Key",
-                "was already used with a different request body; use a new key for a new submission",
-            ));
-        }
-        if held != fresh {
-            let row =
-                work.store.get(&held).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
-            return Ok((StatusCode::OK, Json(view(&row))).into_response());
-        }
-        return enqueue_as(work, &fresh, &caller.owner, job, problem_view, callback, q.wait.unwrap_or(false)).await;
-    }
-    enqueue(work, &caller.owner, job, problem_view, callback, q.wait.unwrap_or(false)).await
+    // The same Idempotency-Key from the same client gives the same submission, judged once;
+    // the same key with another body is a client bug: 422, nothing queued.
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let id = uuid::Uuid::new_v4().to_string();
+    enqueue_as(work, &id, &caller.owner, job, problem_view, callback, q.wait.unwrap_or(false), key.as_deref()).await
 }
 
 async fn problem_put(
@@ -385,20 +377,9 @@ async fn retry_callback(State(work): State<Arc<Work>>, Path(id): Path<String>) -
     }
 }
 
-/// Stores and queues a job; with `wait`, answers once it is judged.
-async fn enqueue(
-    work: Arc<Work>,
-    owner: &str,
-    job: Job,
-    problem: Option<serde_json::Value>,
-    callback: Option<serde_json::Value>,
-    wait: bool,
-) -> Result<Response, ApiError> {
-    let id = uuid::Uuid::new_v4().to_string();
-    enqueue_as(work, &id, owner, job, problem, callback, wait).await
-}
-
-/// `enqueue` with the id chosen by the caller.
+/// Stores and queues a job as `id` (with an idempotency key, see `Work::submit_keyed`);
+/// with `wait`, answers once it is judged.
+#[allow(clippy::too_many_arguments)]
 async fn enqueue_as(
     work: Arc<Work>,
     id: &str,
@@ -407,15 +388,46 @@ async fn enqueue_as(
     problem: Option<serde_json::Value>,
     callback: Option<serde_json::Value>,
     wait: bool,
+    key: Option<&str>,
 ) -> Result<Response, ApiError> {
     let id = id.to_string();
     let request = serde_json::json!({ "job": job, "problem": problem, "callback": callback });
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(request.to_string().as_bytes()))
+    };
     // Subscribe before queueing, so the end cannot be missed.
     let (_, mut rx) = work.hub.subscribe(&id);
-    match work.submit(&id, "native", owner, &request) {
-        Ok(()) => {}
-        Err(Refused::Full) => return Err(ApiError::queue_full()),
-        Err(Refused::Store(e)) => return Err(ApiError::internal(e)),
+    let submitted = work.submit_keyed(&id, "native", owner, &request, key.map(|k| (k, hash.as_str())));
+    let forget = |rx| {
+        drop(rx);
+        work.hub.unsubscribe(&id);
+    };
+    match submitted {
+        Ok(Submitted::New) => {}
+        Ok(Submitted::Existing { id: earlier, hash: earlier_hash }) => {
+            forget(rx);
+            if earlier_hash.is_some_and(|h| h != hash) {
+                return Err(ApiError::field(
+                    "Idempotency-Key",
+                    "was already used with a different request body; use a new key for a new submission",
+                ));
+            }
+            let row = work
+                .store
+                .get(&earlier)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found("submission"))?;
+            return Ok((StatusCode::OK, Json(view(&row))).into_response());
+        }
+        Err(Refused::Full) => {
+            forget(rx);
+            return Err(ApiError::queue_full());
+        }
+        Err(Refused::Store(e)) => {
+            forget(rx);
+            return Err(ApiError::internal(e));
+        }
     }
     if !wait {
         return Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"id": id, "status": "queued"}))).into_response());
@@ -430,6 +442,30 @@ async fn enqueue_as(
     }
     let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
     Ok((StatusCode::OK, Json(view(&row))).into_response())
+}
+
+/// Whether a submission's tests are a problem's hidden ones (then no test content, such as
+/// a diff's expected text, is shown).
+pub(crate) fn hides_tests(request: &serde_json::Value) -> bool {
+    request["problem"].is_object() && request["problem"]["show_failure"] != true
+}
+
+/// A result, or one test's result, as a client may see it: without diffs when the tests
+/// are hidden.
+pub(crate) fn public_result(request: &serde_json::Value, mut result: serde_json::Value) -> serde_json::Value {
+    if hides_tests(request) {
+        if let Some(o) = result.as_object_mut() {
+            o.remove("diff");
+        }
+        if let Some(tests) = result.get_mut("tests").and_then(|t| t.as_array_mut()) {
+            for t in tests {
+                if let Some(o) = t.as_object_mut() {
+                    o.remove("diff");
+                }
+            }
+        }
+    }
+    result
 }
 
 /// A submission as the API shows it.
@@ -448,7 +484,7 @@ pub(crate) fn view(row: &crate::store::Row) -> serde_json::Value {
             }
         }
         // A problem's hidden tests are shown only if the problem allows it.
-        let hidden = row.request["problem"].is_object() && row.request["problem"]["show_failure"] != true;
+        let hidden = hides_tests(&row.request);
         if hidden {
             if let Some(tests) = v["tests"].as_array_mut() {
                 for t in tests {
@@ -499,8 +535,12 @@ async fn recent(
     Ok(Json(serde_json::Value::Array(mine)))
 }
 
-async fn show(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+async fn show(
+    State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let row = work.owned(&id, &caller)?;
     let mut v = view(&row);
     if let Some((state, attempts, error)) = work.store.callback_state(&id).map_err(ApiError::internal)? {
         v["callback"] = serde_json::json!({"state": state, "attempts": attempts, "last_error": error});
@@ -510,7 +550,12 @@ async fn show(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<J
 
 /// Cancels a submission (see `Work::cancel`): 200 with the submission once a queued one is
 /// cancelled, 202 while a running one is being stopped, 409 when it already finished.
-async fn cancel(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn cancel(
+    State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    work.owned(&id, &caller)?;
     let w = Arc::clone(&work);
     let id2 = id.clone();
     let was = tokio::task::spawn_blocking(move || w.cancel(&id2))
@@ -533,15 +578,28 @@ async fn cancel(State(work): State<Arc<Work>>, Path(id): Path<String>) -> Result
 
 async fn events(
     State(work): State<Arc<Work>>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    // Subscribe before reading the row: a submission that finishes in between is then
+    // either seen finished in the row or its end arrives on the channel.
     let (past, rx) = work.hub.subscribe(&id);
+    let row = match work.owned(&id, &caller) {
+        Ok(row) => row,
+        Err(e) => {
+            drop(rx);
+            work.hub.unsubscribe(&id);
+            return Err(e);
+        }
+    };
     let finished = matches!(row.status.as_str(), "done" | "error" | "cancelled");
     let mut first = vec![serde_json::json!({"event": "queued"}).to_string()];
     let live: std::pin::Pin<Box<dyn Stream<Item = String> + Send>> = if finished {
-        // A late client gets what happened: the stored result as the last event.
-        let r = work.store.get(&id).ok().flatten().and_then(|r| r.result).unwrap_or_default();
+        drop(rx);
+        work.hub.unsubscribe(&id);
+        // A late client gets what happened: the stored result (as the API shows it) as the
+        // last event.
+        let r = public_result(&row.request, row.result.clone().unwrap_or_default());
         first.push(serde_json::json!({"event": "done", "status": row.status, "result": r}).to_string());
         Box::pin(stream::empty())
     } else {
@@ -585,7 +643,8 @@ async fn run(
         fail_fast: true,
         keep_output: true,
     };
-    let resp = enqueue(Arc::clone(&work), &caller.owner, job, None, None, true).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let resp = enqueue_as(Arc::clone(&work), &id, &caller.owner, job, None, None, true, None).await?;
     // Reshape: one run's stdout, stderr and measurements.
     let body =
         axum::body::to_bytes(resp.into_body(), 64 << 20).await.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
@@ -629,11 +688,21 @@ async fn languages(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
 
 async fn readyz(State(work): State<Arc<Work>>) -> Response {
     let store = work.store.writable();
-    let sandbox = tokio::task::spawn_blocking(|| {
-        sandbox::Command::new("/bin/true").run().map(|r| r.status == sandbox::Status::Ok).unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false);
+    // A sandbox run at most once a second, whoever asks (the route needs no token).
+    let cached =
+        work.ready_cache.lock().unwrap_or_else(|p| p.into_inner()).filter(|(at, _)| at.elapsed().as_secs() < 1);
+    let sandbox = match cached {
+        Some((_, ok)) => ok,
+        None => {
+            let ok = tokio::task::spawn_blocking(|| {
+                sandbox::Command::new("/bin/true").run().map(|r| r.status == sandbox::Status::Ok).unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
+            *work.ready_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), ok));
+            ok
+        }
+    };
     let code = if store && sandbox { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(serde_json::json!({"store": store, "sandbox": sandbox}))).into_response()
 }

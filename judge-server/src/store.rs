@@ -122,24 +122,41 @@ impl Store {
         Ok(f(&conn)?)
     }
 
-    /// Stores a new queued submission.
-    pub fn insert(&self, id: &str, api: &str, request: &serde_json::Value) -> anyhow::Result<Row> {
+    /// Stores a new queued submission. With an idempotency key (owner, key, request hash)
+    /// the key is claimed in the same transaction; if it was claimed before, nothing is
+    /// stored and the earlier submission's id and hash come back.
+    pub fn insert(
+        &self,
+        id: &str,
+        api: &str,
+        request: &serde_json::Value,
+        key: Option<(&str, &str, &str)>,
+    ) -> anyhow::Result<Option<(String, Option<String>)>> {
         let created = now();
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO submissions (id, api, status, request, created_at) VALUES (?1, ?2, 'queued', ?3, ?4)",
-                params![id, api, request.to_string(), created],
-            )
-        })?;
-        Ok(Row {
-            id: id.into(),
-            api: api.into(),
-            status: "queued".into(),
-            request: request.clone(),
-            result: None,
-            created_at: created,
-            finished_at: None,
-        })
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        if let Some((owner, key, hash)) = key {
+            let earlier: Option<(String, Option<String>)> = tx
+                .query_row(
+                    "SELECT id, body_hash FROM idempotency WHERE owner = ?1 AND key = ?2",
+                    params![owner, key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if earlier.is_some() {
+                return Ok(earlier);
+            }
+            tx.execute(
+                "INSERT INTO idempotency (owner, key, id, body_hash) VALUES (?1, ?2, ?3, ?4)",
+                params![owner, key, id, hash],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO submissions (id, api, status, request, created_at) VALUES (?1, ?2, 'queued', ?3, ?4)",
+            params![id, api, request.to_string(), created],
+        )?;
+        tx.commit()?;
+        Ok(None)
     }
 
     /// Moves a submission to another status (`compiling`, `running`). Not fsynced: these
@@ -290,29 +307,6 @@ impl Store {
         })
     }
 
-    /// Claims an idempotency key for `id` and a request body's hash; returns the id that
-    /// holds the key and the hash it was first used with (an earlier one when the key was
-    /// used before).
-    pub fn claim_key(
-        &self,
-        owner: &str,
-        key: &str,
-        id: &str,
-        body_hash: &str,
-    ) -> anyhow::Result<(String, Option<String>)> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO idempotency (owner, key, id, body_hash) VALUES (?1, ?2, ?3, ?4)",
-                params![owner, key, id, body_hash],
-            )?;
-            c.query_row(
-                "SELECT id, body_hash FROM idempotency WHERE owner = ?1 AND key = ?2",
-                params![owner, key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-        })
-    }
-
     /// The latest submissions: (id, api, status, verdict, created_at, owner).
     pub fn recent(&self, limit: usize) -> anyhow::Result<Vec<serde_json::Value>> {
         self.with(|c| {
@@ -412,7 +406,9 @@ impl Store {
     /// delivered callbacks and idempotency keys; dead letters stay until re-sent or purged
     /// with their submission. Returns how many submissions went.
     pub fn purge(&self, keep: std::time::Duration) -> anyhow::Result<usize> {
-        let cutoff = humantime::format_rfc3339_millis(std::time::SystemTime::now() - keep).to_string();
+        // A retention longer than the time since 1970 keeps everything.
+        let Some(cutoff) = std::time::SystemTime::now().checked_sub(keep) else { return Ok(0) };
+        let cutoff = humantime::format_rfc3339_millis(cutoff).to_string();
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
         let old = "SELECT id FROM submissions WHERE status IN ('done', 'error', 'cancelled') AND finished_at < ?1";

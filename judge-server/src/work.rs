@@ -65,18 +65,35 @@ pub struct Job {
 }
 
 /// Live events of submissions, by id.
-#[derive(Default)]
 pub struct Hub {
+    /// Events a channel holds: every event of the largest submission (two per test and a
+    /// few more), so that a listener that is slow to read never loses one.
+    capacity: usize,
     channels: Mutex<HashMap<String, broadcast::Sender<String>>>,
     /// Events so far, replayed to late listeners.
     history: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl Hub {
+    /// A hub for submissions of at most `max_tests` tests.
+    pub fn new(max_tests: usize) -> Hub {
+        Hub { capacity: 2 * max_tests + 8, channels: Mutex::default(), history: Mutex::default() }
+    }
+
+    /// Drops the channel of `id` if nothing listens to it and the submission is not live
+    /// (a listener that came for an unknown or finished submission).
+    pub fn unsubscribe(&self, id: &str) {
+        let mut ch = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.history.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id);
+        if !live && ch.get(id).is_some_and(|tx| tx.receiver_count() == 0) {
+            ch.remove(id);
+        }
+    }
+
     /// A receiver of `id`'s future events, and the events so far.
     pub fn subscribe(&self, id: &str) -> (Vec<String>, broadcast::Receiver<String>) {
         let mut ch = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        let rx = ch.entry(id.to_string()).or_insert_with(|| broadcast::channel(256).0).subscribe();
+        let rx = ch.entry(id.to_string()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe();
         let past = self.history.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().unwrap_or_default();
         (past, rx)
     }
@@ -149,6 +166,8 @@ pub struct Work {
     stop: tokio::sync::watch::Sender<bool>,
     /// The largest requests accepted.
     pub maxima: Maxima,
+    /// When /readyz last ran a sandbox, and whether it worked.
+    pub ready_cache: Mutex<Option<(std::time::Instant, bool)>>,
     /// The cancel switch of each submission being judged.
     cancels: Mutex<HashMap<String, Arc<sandbox::Cancel>>>,
     /// Client and admin tokens (authentication is off without any).
@@ -159,6 +178,19 @@ pub struct Work {
     /// Each language's toolchain version or why it is unavailable, found once at start
     /// (running every compiler's version command per request would cost more than a run).
     pub available: HashMap<String, Result<String, String>>,
+}
+
+/// What a keyed submission found.
+pub enum Submitted {
+    /// Stored and queued.
+    New,
+    /// The key was used before: that submission, and the hash of its request.
+    Existing {
+        /// The earlier submission's id.
+        id: String,
+        /// Its request's hash (None for keys stored before hashes were kept).
+        hash: Option<String>,
+    },
 }
 
 /// Why a job could not be queued.
@@ -178,7 +210,7 @@ impl Work {
         let work = Arc::new(Work {
             store,
             profiles: Arc::new(profiles),
-            hub: Hub::default(),
+            hub: Hub::new(maxima.tests),
             tx,
             depth: AtomicUsize::new(0),
             max_queue,
@@ -195,6 +227,7 @@ impl Work {
             rate_per_minute,
             maxima,
             cancels: Mutex::new(HashMap::new()),
+            ready_cache: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -227,9 +260,27 @@ impl Work {
         std::thread::spawn(move || crate::callbacks::run(store, callbacks));
         for id in work.store.unfinished()? {
             work.depth.fetch_add(1, Ordering::SeqCst);
-            let _ = work.tx.try_send(id);
+            if work.tx.try_send(id).is_err() {
+                // More left over than the queue holds: the rest wait for the next start.
+                work.depth.fetch_sub(1, Ordering::SeqCst);
+            }
         }
         Ok(work)
+    }
+
+    /// A stored submission the caller may see; anyone else's is "not found", exactly as a
+    /// missing one (ids are checked here, after the handler decoded them, never on the raw
+    /// path).
+    pub fn owned(&self, id: &str, caller: &crate::auth::Caller) -> Result<crate::store::Row, crate::error::ApiError> {
+        let row = self
+            .store
+            .get(id)
+            .map_err(crate::error::ApiError::internal)?
+            .ok_or_else(|| crate::error::ApiError::not_found("submission"))?;
+        if !caller.may_see(row.request["owner"].as_str()) {
+            return Err(crate::error::ApiError::not_found("submission"));
+        }
+        Ok(row)
     }
 
     /// Graceful shutdown: workers take no more submissions; waits up to `grace` for the
@@ -278,6 +329,10 @@ impl Work {
         let cap = f64::from(self.rate_per_minute);
         let now = std::time::Instant::now();
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if b.len() > 10_000 {
+            // Buckets idle for a minute are full again: forgetting them changes nothing.
+            b.retain(|_, (_, last)| now.duration_since(*last).as_secs() < 60);
+        }
         let (tokens, last) = b.entry(owner.to_string()).or_insert((cap, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * cap / 60.0).min(cap);
         *last = now;
@@ -297,24 +352,67 @@ impl Work {
     /// Stores and queues a job. The row is written before this returns: a crash after the
     /// client's 2xx loses nothing.
     pub fn submit(&self, id: &str, api: &str, owner: &str, request: &serde_json::Value) -> Result<(), Refused> {
-        if self.depth.load(Ordering::SeqCst) >= self.max_queue {
+        match self.submit_keyed(id, api, owner, request, None)? {
+            Submitted::New => Ok(()),
+            Submitted::Existing { .. } => Err(Refused::Store(anyhow::anyhow!("an unkeyed submission found a key"))),
+        }
+    }
+
+    /// `submit` with an idempotency key (key, hash of the request): the key and the row are
+    /// stored in one transaction, so a key never names a submission that does not exist;
+    /// when the key was used before, nothing is queued and the earlier submission is named.
+    pub fn submit_keyed(
+        &self,
+        id: &str,
+        api: &str,
+        owner: &str,
+        request: &serde_json::Value,
+        key: Option<(&str, &str)>,
+    ) -> Result<Submitted, Refused> {
+        // Reserve a place first, so concurrent submissions cannot overfill the queue.
+        if self.depth.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
             return Err(Refused::Full);
         }
         let mut request = request.clone();
         request["owner"] = serde_json::Value::String(owner.to_string());
-        self.store.insert(id, api, &request).map_err(Refused::Store)?;
-        self.depth.fetch_add(1, Ordering::SeqCst);
-        if self.tx.try_send(id.to_string()).is_err() {
+        let stored = match self.store.insert(id, api, &request, key.map(|(k, h)| (owner, k, h))) {
+            Ok(s) => s,
+            Err(e) => {
+                self.depth.fetch_sub(1, Ordering::SeqCst);
+                return Err(Refused::Store(e));
+            }
+        };
+        if let Some((earlier, hash)) = stored {
             self.depth.fetch_sub(1, Ordering::SeqCst);
-            return Err(Refused::Full);
+            return Ok(Submitted::Existing { id: earlier, hash });
         }
-        Ok(())
+        if self.tx.try_send(id.to_string()).is_err() {
+            // Only when the workers are gone (shutting down): the row is stored, and the
+            // next start judges it.
+            self.depth.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(submission = %id, "accepted while stopping; it is judged at the next start");
+        }
+        Ok(Submitted::New)
     }
 
     /// Judges one stored submission (on a blocking thread).
     fn run(&self, id: &str) {
         let _span = tracing::info_span!("judge", submission = %id).entered();
-        let Ok(Some(row)) = self.store.get(id) else { return };
+        let row = match self.store.get(id) {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => {
+                // It stays queued in the store (judged at the next start); waiting clients
+                // are told now rather than left hanging.
+                tracing::error!("reading the submission: {e:#}");
+                let ev =
+                    serde_json::json!({"event": "done", "status": "error", "result": {"verdict": "internal_error"}});
+                self.hub.publish(id, ev.to_string());
+                self.hub.forget(id);
+                return;
+            }
+        };
         if row.status != "queued" {
             // Cancelled while it waited (or finished in an earlier life).
             return;
@@ -322,30 +420,35 @@ impl Work {
         let job: Job = match serde_json::from_value(row.request.get("job").cloned().unwrap_or_default()) {
             Ok(j) => j,
             Err(e) => {
-                let _ = self.store.finish(
-                    id,
-                    "error",
-                    &crate::store::now(),
-                    &serde_json::json!({"verdict": "internal_error", "error": format!("stored job unreadable: {e}")}),
-                    None,
-                    None,
-                );
+                let value =
+                    serde_json::json!({"verdict": "internal_error", "error": format!("stored job unreadable: {e}")});
+                if let Err(e) = self.finish_row(row, "error", value, Some("queued")) {
+                    tracing::error!("storing the result: {e:#}");
+                }
                 return;
             }
         };
         // The cancel switch is registered before the submission is claimed: a cancel that
         // finds it claimed always finds the switch too.
-        let cancel = sandbox::Cancel::new().map(Arc::new).ok();
-        if let Some(c) = &cancel {
-            self.cancels.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), Arc::clone(c));
-        }
+        let cancel = match sandbox::Cancel::new() {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                let value = serde_json::json!({"verdict": "internal_error", "error": format!("eventfd: {e}")});
+                if let Err(e) = self.finish_row(row, "error", value, Some("queued")) {
+                    tracing::error!("storing the result: {e:#}");
+                }
+                return;
+            }
+        };
+        self.cancels.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), Arc::clone(&cancel));
+        let cancel = Some(cancel);
         if !matches!(self.store.set_status(id, "compiling"), Ok(true)) {
             // Cancelled between the read above and now.
             self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
             return;
         }
         let started = std::time::Instant::now();
-        let result = self.judge(id, &job, cancel);
+        let result = self.judge(id, &job, &row.request, cancel);
         self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         self.judging.lock().unwrap_or_else(|p| p.into_inner()).observe(started.elapsed().as_secs_f64());
         if let Ok(created) = humantime::parse_rfc3339(&row.created_at) {
@@ -390,7 +493,8 @@ impl Work {
         if !self.store.finish(&id, status, at, &value, callback.as_ref(), only_if)? {
             return Ok(false);
         }
-        self.hub.publish(&id, serde_json::json!({"event": "done", "status": status, "result": value}).to_string());
+        let shown = crate::native::public_result(&finished.request, value);
+        self.hub.publish(&id, serde_json::json!({"event": "done", "status": status, "result": shown}).to_string());
         self.hub.forget(&id);
         Ok(true)
     }
@@ -407,7 +511,13 @@ impl Work {
         Some(crate::store::NewCallback { method, url, body: body.to_string() })
     }
 
-    fn judge(&self, id: &str, job: &Job, cancel: Option<Arc<sandbox::Cancel>>) -> anyhow::Result<serde_json::Value> {
+    fn judge(
+        &self,
+        id: &str,
+        job: &Job,
+        request: &serde_json::Value,
+        cancel: Option<Arc<sandbox::Cancel>>,
+    ) -> anyhow::Result<serde_json::Value> {
         let dir = tempfile::Builder::new().prefix("judge-server-tests-").tempdir()?;
         let mut tests = Vec::new();
         let mut any_expected = false;
@@ -455,6 +565,8 @@ impl Work {
                 }
                 judge::Event::TestFinished { index, total, result } => {
                     self.setup.lock().unwrap_or_else(|p| p.into_inner()).observe(result.setup_time_us as f64 / 1e6);
+                    let result =
+                        crate::native::public_result(request, serde_json::to_value(result).unwrap_or_default());
                     serde_json::json!({"event": "test_finished", "index": index, "total": total, "result": result})
                 }
                 judge::Event::Done(_) => return,

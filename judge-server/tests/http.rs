@@ -143,7 +143,49 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_server_keeps_serving() {
     assert!(v.to_string().contains("source_code"), "{v}");
     let (code, v) = get(&s, "/submissions/00000000-0000-4000-8000-000000000000?fields=bogus");
     assert_eq!(code, 400, "{v}");
+    // A bad `fields` with wait=true is refused before anything is queued.
+    let r = ureq::post(&format!("{}/submissions?wait=true&fields=bogus", s.base))
+        .send_json(serde_json::json!({"source_code": "echo 1", "language_id": 46}));
+    assert_eq!(decode(r).0, 400);
+    let (_, recent) = get(&s, "/v1/submissions?limit=50");
+    assert_eq!(recent.as_array().map(|a| a.len()), Some(0), "nothing was queued: {recent}");
+    // Every extractor failure is JSON too.
+    let (code, v) = post(
+        &s,
+        "/v1/submissions?wait=maybe",
+        serde_json::json!({"language": "bash", "source": "x", "tests": [{"stdin": ""}]}),
+    );
+    assert_eq!((code, v["wait"].is_array()), (422, true), "{v}");
+    let (code, v) = post(
+        &s,
+        "/v1/submissions",
+        serde_json::json!({"language": "bash", "files": [{"name": "../x", "content": "echo"}], "tests": [{"stdin": ""}]}),
+    );
+    assert_eq!((code, v["files[0].name"].is_array()), (422, true), "{v}");
+    let big = "x".repeat(9 << 20);
+    let r = ureq::post(&format!("{}/submissions", s.base)).set("Content-Type", "application/json").send_string(&big);
+    let (code, v) = decode(r);
+    assert_eq!((code, v["error"].is_string()), (413, true), "{v}");
+    let (code, v) = get(&s, "/languages/abc");
+    assert_eq!((code, v["error"].is_string()), (404, true), "{v}");
     assert_eq!(get(&s, "/healthz").0, 200, "still serving");
+}
+
+#[test]
+fn the_remaining_endpoints_answer() {
+    let s = start();
+    let (code, v) = get(&s, "/languages/71");
+    assert_eq!((code, v["name"].as_str().map(|n| n.contains("Python"))), (200, Some(true)), "{v}");
+    let (code, v) = get(&s, "/system_info");
+    assert_eq!(code, 200, "{v}");
+    let text = ureq::get(&format!("{}/version", s.base)).call().unwrap().into_string().unwrap();
+    assert_eq!(text, "1.13.1");
+    let (code, v) = get(&s, "/about");
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = get(&s, "/readyz");
+    assert_eq!((code, v["sandbox"].as_bool(), v["store"].as_bool()), (200, Some(true), Some(true)), "{v}");
+    let (code, v) = get(&s, "/v1/languages");
+    assert!(code == 200 && v.as_array().unwrap().iter().any(|l| l["id"] == "c" && l["available"] == true), "{v}");
 }
 
 fn b64(s: &str) -> String {
@@ -285,6 +327,21 @@ fn problems_keep_their_tests_on_the_server() {
     assert_eq!(code, 200, "{v}");
     assert_eq!((v["verdict"].as_str(), v["first_failed"].as_str()), (Some("wrong_answer"), Some("2")), "{v}");
     assert!(v.get("first_failure").is_none() && !v.to_string().contains("\"diff\""), "hidden tests leak: {v}");
+    let id = v["id"].as_str().unwrap();
+    let events = ureq::get(&format!("{}/v1/submissions/{id}/events", s.base)).call().unwrap().into_string().unwrap();
+    assert!(
+        events.contains("wrong_answer") && !events.contains("\"diff\"") && !events.contains("\"expected\""),
+        "events leak: {events}"
+    );
+    // Live, too: the events of a running submission carry no expected output either.
+    let (_, v) = post(
+        &s,
+        "/v1/submissions",
+        serde_json::json!({"language": "python3", "source": wrong, "problem_id": "aplusb"}),
+    );
+    let id = v["id"].as_str().unwrap();
+    let live = ureq::get(&format!("{}/v1/submissions/{id}/events", s.base)).call().unwrap().into_string().unwrap();
+    assert!(live.contains("test_finished") && !live.contains("\"diff\""), "live events leak: {live}");
     // A problem that allows it shows the first failure.
     let (code, _) = put(serde_json::json!({"tests": aplusb_tests(), "show_failure": true}));
     assert_eq!(code, 200);
@@ -332,7 +389,7 @@ fn problems_keep_their_tests_on_the_server() {
     assert_eq!(code, 422, "{v}");
     let text = ureq::get(&format!("{}/metrics", s.base)).call().unwrap().into_string().unwrap();
     assert!(
-        text.contains("judge_queue_depth ") && text.contains("judge_verdicts_total{verdict=\"wrong_answer\"} 3"),
+        text.contains("judge_queue_depth ") && text.contains("judge_verdicts_total{verdict=\"wrong_answer\"} 4"),
         "{text}"
     );
     // Latency, judging time and the sandbox's setup time, as histograms with every run in.
@@ -341,9 +398,9 @@ fn problems_keep_their_tests_on_the_server() {
             text.lines().find(|l| l.starts_with(&format!("{name}_count "))).unwrap_or_else(|| panic!("{name}: {text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    assert_eq!(count("judge_latency_seconds"), 4, "{text}");
-    assert_eq!(count("judge_judging_seconds"), 4);
-    assert!(count("judge_sandbox_setup_seconds") >= 4 + 2, "a run per test: {text}");
+    assert_eq!(count("judge_latency_seconds"), 5, "{text}");
+    assert_eq!(count("judge_judging_seconds"), 5);
+    assert!(count("judge_sandbox_setup_seconds") >= 5 + 2, "a run per test: {text}");
     assert!(text.contains("judge_sandbox_setup_seconds_bucket{le=\"+Inf\"}"), "{text}");
 }
 
@@ -561,6 +618,7 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert!(now.abs_diff(ts.parse::<u64>().unwrap()) < 60, "{ts}");
     assert_eq!(headers["x-signature-256-timestamped"], hmac_hex("s3cret", &format!("{ts}.{body}")));
+    assert_eq!((headers["x-callback-id"].as_str(), headers["x-callback-attempt"].as_str()), (id.as_str(), "3"));
     let sent: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!((sent["id"].as_str(), sent["verdict"].as_str()), (Some(id.as_str()), Some("accepted")));
 
@@ -602,6 +660,19 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     }
     let (code, _) = post(&s, &format!("/v1/callbacks/{id}/retry"), serde_json::json!({}));
     assert_eq!(code, 404, "a delivered callback is no dead letter");
+
+    // A batch's submissions call back too.
+    let (url, seen) = receiver(0);
+    let batch = serde_json::json!({"submissions": [{"source_code": "echo b", "language_id": 46, "callback_url": url}]});
+    let (code, v) = decode(ureq::post(&format!("{}/submissions/batch", s.base)).send_json(batch));
+    assert_eq!(code, 201, "{v}");
+    let start = Instant::now();
+    while seen.lock().unwrap().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the batch's callback never came");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!((got[0].0.as_str(), Some(got[0].1["x-callback-id"].as_str())), ("PUT", v[0]["token"].as_str()));
 }
 
 #[test]
@@ -629,6 +700,26 @@ fn with_tokens_one_client_cannot_see_anothers_submission() {
     assert_eq!(call("GET", &format!("/submissions/{id}"), Some("bob-token"), None).0, 404);
     assert_eq!(call("GET", &format!("/submissions/batch?tokens={id}"), Some("bob-token"), None).0, 404);
     assert_eq!(call("DELETE", &format!("/v1/submissions/{id}"), Some("bob-token"), None).0, 404, "bob cancels alice's");
+    // The same ids percent-encoded, with spaces or with an extra comma: still not bob's.
+    let encoded: String = id.chars().map(|c| format!("%{:02X}", c as u32)).collect();
+    for path in [
+        format!("/v1/submissions/{encoded}"),
+        format!("/v1/submissions/{encoded}/events"),
+        format!("/submissions/{encoded}"),
+        format!("/submissions/batch?tokens=%20{id}"),
+        format!("/submissions/batch?tokens=x%2C{id}"),
+    ] {
+        assert_eq!(call("GET", &path, Some("bob-token"), None).0, 404, "{path}");
+    }
+    assert_eq!(call("DELETE", &format!("/v1/submissions/{encoded}"), Some("bob-token"), None).0, 404);
+    // Judge0's X-Auth-User with an admin token makes a client an admin.
+    let (code, _) = decode(
+        ureq::get(&format!("{}/v1/submissions/{id}", s.base))
+            .set("X-Auth-Token", "bob-token")
+            .set("X-Auth-User", "root-token")
+            .call(),
+    );
+    assert_eq!(code, 200, "X-Auth-User root sees all");
     assert_eq!(call("GET", "/v1/callbacks/failed", Some("alice-token"), None).0, 403, "dead letters are admin's");
     assert_eq!(call("GET", &format!("/v1/submissions/{id}"), Some("root-token"), None).0, 200, "admin sees all");
     // The token may come as a query parameter, as Judge0 accepts.
