@@ -56,6 +56,8 @@ stages!(
     CloseFds,
     Seccomp,
     Execve,
+    Setns,
+    UnshareIpc,
 );
 
 /// Messages from init to the parent over a SOCK_SEQPACKET socket: one message per send.
@@ -66,6 +68,9 @@ pub(crate) const MSG_EXITED: u32 = 4;
 /// The program itself was reaped (sent before init kills and reaps the rest, so the parent
 /// reads the run's CPU as of the program's end).
 pub(crate) const MSG_PROGRAM_REAPED: u32 = 5;
+/// A warm environment's holder finished a reset: v[0] 1 if every step worked and the
+/// namespace holds no process but the holder, v[1] the processes it had to kill.
+pub(crate) const MSG_RESET: u32 = 6;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -83,6 +88,12 @@ pub(crate) struct Msg {
 /// Bytes from the parent to init.
 pub(crate) const GO_MAPS_WRITTEN: u8 = b'm';
 pub(crate) const GO_START: u8 = b's';
+/// To a warm environment's holder: kill every process of the namespace now (a run's limit
+/// was hit), no answer.
+pub(crate) const HOLDER_KILL: u8 = b'K';
+/// To a warm environment's holder: kill and reap everything, make /tmp and /dev/shm anew,
+/// check, and answer MSG_RESET.
+pub(crate) const HOLDER_RESET: u8 = b'R';
 
 /// Fd numbers inside init after renumbering.
 pub(crate) const FD_FROM_PARENT: c_int = 3;
@@ -92,6 +103,8 @@ const FD_STDOUT: c_int = 6;
 const FD_STDERR: c_int = 7;
 /// Fds before the host-side bind sources (which follow at 8, 9, ...).
 pub(crate) const N_FIXED_FDS: usize = 5;
+/// A warm run's shim: the holder's pidfd, right after the fixed fds.
+const FD_HOLDER: c_int = 3 + N_FIXED_FDS as c_int;
 /// At most this many fds are handed to init.
 pub(crate) const MAX_FDS: usize = 64;
 
@@ -149,8 +162,36 @@ pub(crate) struct Filter {
     pub notify: bool,
 }
 
+/// What the cloned child is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A one-off run: pid 1 of fresh namespaces; builds the root, runs the program, kills
+    /// the rest, exits.
+    Cold,
+    /// A warm environment's resident pid 1: builds the root like a cold init, then waits
+    /// for orders (HOLDER_KILL, HOLDER_RESET) until the parent closes its pipe.
+    Holder,
+    /// One run in a warm environment: created in the holder's pid namespace, joins its
+    /// other namespaces through the pidfd at FD_HOLDER, then does what a cold init does
+    /// from the cgroup step on.
+    Shim,
+}
+
+/// A filesystem the holder makes anew at each reset (/tmp, /dev/shm): paths in the final
+/// tree.
+pub(crate) struct FreshMount<'a> {
+    pub fstype: &'a CStr,
+    pub dst: &'a CStr,
+    pub flags: c_ulong,
+    pub data: &'a CStr,
+}
+
 /// Everything the child needs, prepared by the parent. Only read after clone.
 pub(crate) struct ChildPlan<'a> {
+    /// Cold init, warm holder, or warm shim.
+    pub role: Role,
+    /// Holder only: what a reset mounts anew.
+    pub resets: &'a [FreshMount<'a>],
     /// Fds in the parent's numbering: from_parent, to_parent, stdin, stdout, stderr; init
     /// renumbers them to 3, 4, 5, ... in this order.
     pub fds: &'a [c_int],
@@ -281,6 +322,78 @@ fn wait_parent(expected: u8) {
 /// with `plan` prepared by the parent: every pointer in it stays valid, since the child has
 /// its own copy of the parent's memory. Nothing here allocates or takes a lock.
 pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
+    // SAFETY: we are the child right after clone, as `prologue` requires.
+    let n = unsafe { prologue(plan) };
+    if plan.role == Role::Shim {
+        // SAFETY: as above; the prologue put the holder's pidfd at FD_HOLDER.
+        unsafe { shim_main(plan) }
+    }
+
+    // The parent writes our uid/gid maps; until then our ids are unmapped here.
+    wait_parent(GO_MAPS_WRITTEN);
+
+    // Open the bind sources while we still have the runner's host uid: paths such as a box
+    // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
+    // the parent) matters: a bind from a mount of another mount namespace is refused.
+    for (i, src) in plan.bind_sources.iter().enumerate() {
+        // SAFETY: open reads a NUL-terminated path owned by the plan.
+        let fd = unsafe { libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd != 3 + (n + i) as c_int {
+            fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
+        }
+    }
+    let (usage_fd, cg_fds) = open_run_files(plan);
+    become_sandbox_id(plan);
+    // SAFETY: we are the child; the plan's mount steps name paths and fds it prepared.
+    unsafe { build_root(plan) };
+    if plan.role == Role::Holder {
+        holder_loop(plan)
+    }
+    enter_cgroup(plan, &cg_fds);
+    // SAFETY: we are the child, in the run's cgroup, with the plan's program data.
+    let pid = unsafe { start_program(plan) };
+    reap_and_report(pid, usage_fd)
+}
+
+/// A warm run's shim, from the prologue on: joins the environment, then runs the program as
+/// a cold init does. Never returns.
+///
+/// # Safety
+/// As `init_main`, with the holder's pidfd at FD_HOLDER.
+unsafe fn shim_main(plan: &ChildPlan) -> ! {
+    // Host-side files first (the run's cgroup), while the host's mount namespace is ours.
+    let (usage_fd, cg_fds) = open_run_files(plan);
+    // Join the environment: its user namespace first (the kernel does that one first when
+    // several are given), which gives us the capabilities to join the others. The pid
+    // namespace is already ours (the parent created us inside it).
+    let ns = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    // SAFETY: setns takes an fd and flags.
+    check(unsafe { libc::setns(FD_HOLDER, ns) }, Stage::Setns, 0);
+    // A fresh IPC namespace for this run alone: no SysV object or POSIX message queue of
+    // an earlier run is reachable, and none of this run's outlives it.
+    // SAFETY: unshare takes an integer.
+    check(unsafe { libc::unshare(libc::CLONE_NEWIPC) }, Stage::UnshareIpc, 0);
+    // SAFETY: close takes an integer; the pidfd is not needed any more.
+    unsafe { libc::close(FD_HOLDER) };
+    become_sandbox_id(plan);
+    // setns put us at the environment's root; the program starts in its work directory.
+    // SAFETY: chdir reads a NUL-terminated path owned by the plan.
+    check(unsafe { libc::chdir(plan.workdir.as_ptr()) }, Stage::Chdir, 2);
+    enter_cgroup(plan, &cg_fds);
+    // SAFETY: we are the child, in the run's cgroup, with the plan's program data.
+    let pid = unsafe { start_program(plan) };
+    // From here exactly as a cold init: kill(-1) reaches every process of the namespace but
+    // its pid 1 (the holder) and us, so nothing of the run outlives the shim.
+    reap_and_report(pid, usage_fd)
+}
+
+/// The first steps of every cloned child: signal dispositions, death with the runner,
+/// the runner's argv wiped, the plan's fds at fixed numbers and no other fd. Returns how
+/// many fds were placed.
+///
+/// # Safety
+/// Only in the child right after clone (see `init_main`).
+unsafe fn prologue(plan: &ChildPlan) -> usize {
     // The parent cloned us with every signal blocked, so no handler of the embedder can run
     // here before this point. Reset every disposition to the default first thing (raw
     // rt_sigaction: glibc's wrapper refuses its internal signals); the mask stays full in
@@ -338,21 +451,12 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     }
     // SAFETY: close_range takes integers only.
     unsafe { libc::syscall(libc::SYS_close_range, 3 + n as u32, u32::MAX, 0u32) };
+    n
+}
 
-    // The parent writes our uid/gid maps; until then our ids are unmapped here.
-    wait_parent(GO_MAPS_WRITTEN);
-
-    // Open the bind sources while we still have the runner's host uid: paths such as a box
-    // under /root are reachable by that uid, not by the sandbox's. Opening them here (not in
-    // the parent) matters: a bind from a mount of another mount namespace is refused.
-    for (i, src) in plan.bind_sources.iter().enumerate() {
-        // SAFETY: open reads a NUL-terminated path owned by the plan.
-        let fd = unsafe { libc::open(src.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-        if fd != 3 + (n + i) as c_int {
-            fail(Stage::OpenSource, i as u32, if fd < 0 { errno() } else { libc::EBADF });
-        }
-    }
-
+/// Opens the run cgroup's CPU usage file and its `tasks` files (host paths, root's), now
+/// while the runner's uid and mount namespace are still ours.
+fn open_run_files(plan: &ChildPlan) -> (c_int, [c_int; 4]) {
     // The CPU usage file, opened now while we can (it is root's), read at the program's end.
     let usage_fd = match plan.cpu_usage_file {
         // SAFETY: open reads a NUL-terminated path owned by the plan.
@@ -367,7 +471,11 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
         cg_fds[i] = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
         check(cg_fds[i], Stage::Cgroup, i as u32);
     }
+    (usage_fd, cg_fds)
+}
 
+/// Becomes the one mapped id, dies with the runner from now on, not dumpable.
+fn become_sandbox_id(plan: &ChildPlan) {
     // Root mode: shed the runner's supplementary groups (host gid 0 would stay ours).
     // Raw syscalls, not glibc's set*id wrappers: those broadcast the change to every thread
     // glibc knows of, and after a raw clone it still lists the runner's other threads, so
@@ -398,7 +506,14 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
             libc::_exit(125);
         }
     }
+}
 
+/// Builds the new root from the plan's mount steps, pivots into it, and goes to the work
+/// directory.
+///
+/// # Safety
+/// Only in the child, with mount steps naming paths and fds the parent prepared.
+unsafe fn build_root(plan: &ChildPlan) {
     // No mount event may propagate back to the host's mount namespace.
     // SAFETY: mount reads the NUL-terminated "/" literal; the other pointers are null.
     let r = unsafe {
@@ -446,7 +561,11 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     check(r, Stage::RemountRoot, 0);
     // SAFETY: chdir reads a NUL-terminated path owned by the plan.
     check(unsafe { libc::chdir(plan.workdir.as_ptr()) }, Stage::Chdir, 2);
+}
 
+/// Moves into the run's cgroup (or has the parent move us), then into a cgroup namespace
+/// rooted there.
+fn enter_cgroup(plan: &ChildPlan, cg_fds: &[c_int; 4]) {
     // Setup is done: now into the run's cgroup, so none of the setup above is charged to
     // the program. Either we move ourselves, or the parent moves us and says go.
     if plan.self_attach.is_empty() {
@@ -466,7 +585,14 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
     // SAFETY: unshare takes an integer.
     check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) }, Stage::UnshareCgroup, 0);
+}
 
+/// Starts the program (its pre-exec steps in `program_main`), reports MSG_STARTED with its
+/// seccomp listener, and closes our copies of its streams. Returns its pid.
+///
+/// # Safety
+/// Only in the child, with `plan.stack` unused by anything else.
+unsafe fn start_program(plan: &ChildPlan) -> c_int {
     // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
     // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
     // program creates lands in our fd table too, so we can hand it to the parent.
@@ -512,7 +638,148 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
             unsafe { libc::close(fd) };
         }
     }
-    reap_and_report(pid, usage_fd)
+    pid
+}
+
+/// A warm environment's pid 1 between runs: reaps what the runs leave to it (orphans are
+/// re-parented here), and obeys the parent: HOLDER_KILL kills every other process of the
+/// namespace; HOLDER_RESET also reaps them all, makes /tmp and /dev/shm anew, checks that
+/// /proc shows no process but this one, and answers. EOF from the parent ends it (and the
+/// kernel then kills whatever is left in the namespace).
+fn holder_loop(plan: &ChildPlan) -> ! {
+    send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
+    // SIGCHLD through a signalfd: every signal stays blocked in pid 1 (see init_main).
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset write into it; signalfd reads it.
+    let sfd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+    };
+    loop {
+        let mut pfds = [
+            libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: poll reads and writes the two pollfds on this stack.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, if sfd < 0 { 100 } else { -1 }) };
+        if n < 0 && errno() != libc::EINTR {
+            // SAFETY: _exit ends the process without any teardown.
+            unsafe { libc::_exit(124) };
+        }
+        if pfds[1].revents != 0 || sfd < 0 {
+            let mut info = [0u8; 128];
+            // SAFETY: read writes at most 128 bytes (one signalfd_siginfo) into `info`.
+            while sfd >= 0 && unsafe { libc::read(sfd, info.as_mut_ptr() as *mut c_void, 128) } > 0 {}
+            reap_nohang();
+        }
+        if pfds[0].revents == 0 {
+            continue;
+        }
+        let mut b = 0u8;
+        // SAFETY: reads at most one byte into `b`.
+        let r = unsafe { libc::read(FD_FROM_PARENT, &mut b as *mut u8 as *mut c_void, 1) };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        if r <= 0 {
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+        match b {
+            // SAFETY: kill takes integers; from pid 1, -1 is every other process of the
+            // namespace.
+            HOLDER_KILL => unsafe {
+                libc::kill(-1, libc::SIGKILL);
+            },
+            HOLDER_RESET => {
+                let (ok, killed) = reset(plan);
+                send(&Msg { kind: MSG_RESET, v: [ok as i64, killed, 0, 0, 0], ..Default::default() }, -1);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reaps every child that has exited, without waiting.
+fn reap_nohang() {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int on this stack.
+        if unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) } <= 0 {
+            return;
+        }
+    }
+}
+
+/// The holder's reset between runs. Returns whether every step worked and the check
+/// passed, and how many processes were still there to kill.
+fn reset(plan: &ChildPlan) -> (bool, i64) {
+    let killed = other_processes();
+    // SAFETY: kill takes integers (see holder_loop).
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    // Everything left is now our child (orphans of the run): reap until none is left.
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int on this stack.
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if r < 0 {
+            match errno() {
+                libc::EINTR => continue,
+                libc::ECHILD => break,
+                _ => return (false, killed),
+            }
+        }
+    }
+    for m in plan.resets {
+        // A fresh filesystem over the old one's place: the old one (and every file in it)
+        // is gone once nothing holds it, and nothing does, every process being dead.
+        // SAFETY: umount2 and mount read NUL-terminated strings owned by the plan.
+        let ok = unsafe {
+            libc::umount2(m.dst.as_ptr(), libc::MNT_DETACH) == 0
+                && libc::mount(m.fstype.as_ptr(), m.dst.as_ptr(), m.fstype.as_ptr(), m.flags, m.data.as_ptr() as *const c_void)
+                    == 0
+        };
+        if !ok {
+            return (false, killed);
+        }
+    }
+    (other_processes() == 0, killed)
+}
+
+/// Processes of the namespace other than pid 1, counted in /proc (-1 when unreadable).
+fn other_processes() -> i64 {
+    // SAFETY: open reads a NUL-terminated literal.
+    let fd = unsafe { libc::open(c"/proc".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return -1;
+    }
+    let mut count = 0i64;
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: getdents64 writes at most buf.len() bytes of dirents into `buf`.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off + 19 < n as usize {
+            // struct linux_dirent64: ino u64, off i64, reclen u16, type u8, name...
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 {
+                break;
+            }
+            let name = &buf[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|c| *c == 0).unwrap_or(name.len())];
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) && name != b"1" {
+                count += 1;
+            }
+            off += reclen;
+        }
+    }
+    // SAFETY: close takes an integer.
+    unsafe { libc::close(fd) };
+    count
 }
 
 /// The run's CPU in µs from its cgroup's usage file (v1: a number of ns; v2: cpu.stat's

@@ -40,6 +40,7 @@ mod streams;
 mod supervise;
 mod sys;
 mod validate;
+mod warm;
 
 pub use config::{Bind, Limits, RunConfig, SeccompChoice, Stdio, DEFAULT_HOST_ID, SANDBOX_ID};
 pub use doctor::{doctor, HostReport};
@@ -49,6 +50,7 @@ pub use spawn::Cancel;
 pub use state::{cleanup, sweep_cgroups, Cleanup};
 pub use streams::open_output_file;
 pub use validate::check_output_path;
+pub use warm::Environment;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -243,6 +245,18 @@ impl Command {
     /// Runs the program to completion.
     pub fn run(&self) -> Result<Report, Error> {
         spawn::run(&self.config, None)
+    }
+
+    /// Runs the program in a warm environment (see `Environment`): same report, less setup.
+    /// The command's environment part (root filesystem, box, binds, sizes) must be the
+    /// environment's.
+    pub fn run_in(&self, env: &mut Environment) -> Result<Report, Error> {
+        env.run(&self.config, None)
+    }
+
+    /// `run_in` that triggering `cancel` kills and ends early.
+    pub fn run_in_cancellable(&self, env: &mut Environment, cancel: &Cancel) -> Result<Report, Error> {
+        env.run(&self.config, Some(cancel))
     }
 
     /// Runs the program; triggering `cancel` kills the run and ends it early.

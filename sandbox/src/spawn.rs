@@ -66,7 +66,7 @@ impl Cancel {
     }
 }
 
-fn cap_last() -> c_int {
+pub(crate) fn cap_last() -> c_int {
     static LAST: OnceLock<c_int> = OnceLock::new();
     *LAST.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(63)
@@ -75,7 +75,7 @@ fn cap_last() -> c_int {
 
 /// The runner's argv and environ strings in memory ([start, end) each), from
 /// /proc/self/stat, for init to overwrite in its copy. Empty ranges when unreadable.
-fn cmdline_areas() -> [(usize, usize); 2] {
+pub(crate) fn cmdline_areas() -> [(usize, usize); 2] {
     static AREAS: OnceLock<[(usize, usize); 2]> = OnceLock::new();
     *AREAS.get_or_init(|| {
         let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -153,7 +153,8 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
     };
     let lent_fds: Vec<RawFd> = lent.as_ref().map(|l| l.mount_fd()).into_iter().collect();
-    let result = run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start);
+    let result =
+        run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start, None);
     let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
     let peak_source = cg.as_ref().map(|c| c.peak_source());
     let stats = cg.as_ref().map(|c| c.stats());
@@ -202,8 +203,17 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     Ok(report)
 }
 
+/// A warm environment a run joins instead of making its own namespaces (see `warm`).
+pub(crate) struct Join<'a> {
+    /// The holder's pidfd: the run is created in its pid namespace and joins the others.
+    pub holder_pidfd: &'a OwnedFd,
+    /// The holder's order pipe: a kill of the run also tells the holder (HOLDER_KILL).
+    pub holder_orders: RawFd,
+}
+
+/// Runs the prepared program: a cold init in fresh namespaces, or a shim joining `join`.
 #[allow(clippy::too_many_arguments)]
-fn run_in(
+pub(crate) fn run_in(
     cfg: &RunConfig,
     prepared: &Prepared,
     compiled: &[seccomp::CompiledFilter],
@@ -214,6 +224,7 @@ fn run_in(
     root_mode: bool,
     host_id: u32,
     start: i64,
+    join: Option<&Join>,
 ) -> Result<Ending, String> {
     let (from_parent_r, from_parent_w) = sys::pipe().map_err(|e| e.to_string())?;
     let (to_parent, to_parent_child) = sys::seqpacket_pair().map_err(|e| e.to_string())?;
@@ -223,6 +234,9 @@ fn run_in(
     let mut fds: Vec<c_int> = vec![from_parent_r.as_raw_fd(), to_parent_child.as_raw_fd()];
     fds.extend(child_streams.iter().map(|f| f.as_raw_fd()));
     fds.extend_from_slice(lent_fds);
+    if let Some(j) = join {
+        fds.push(j.holder_pidfd.as_raw_fd());
+    }
     let self_attach_paths: Vec<CString> = cg.map(|c| c.self_attach_files()).unwrap_or_default();
     let self_attach: Vec<&std::ffi::CStr> = self_attach_paths.iter().map(|c| c.as_c_str()).collect();
     let usage_file: Option<CString> = cg.and_then(|c| c.cpu_usage_file());
@@ -260,6 +274,8 @@ fn run_in(
     let envp = null_terminated(&prepared.envp);
     let mut stack = vec![0u8; STACK_SIZE];
     let plan = ChildPlan {
+        role: if join.is_some() { child::Role::Shim } else { child::Role::Cold },
+        resets: &[],
         fds: &fds,
         bind_sources: &bind_sources,
         self_attach: &self_attach,
@@ -283,43 +299,13 @@ fn run_in(
         wipe: cmdline_areas(),
     };
 
-    let flags = libc::CLONE_NEWUSER
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_PIDFD;
-    let mut pidfd: c_int = -1;
-    // Every signal blocked across the clone: no handler of the embedder's can run in the
-    // child before init has reset the dispositions. Restored right after in the parent.
-    let all = nix::sys::signal::SigSet::all();
-    let mut old = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old));
-    // SAFETY: a fork-like clone (no new stack, no CLONE_VM): the child gets a copy of this
-    // address space and runs only `init_main`, which never returns and does not allocate.
-    // CLONE_PIDFD writes the pidfd into `pidfd`.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            &mut pidfd as *mut c_int,
-            0usize,
-            0usize,
-        )
+    // A warm run makes no namespace: it is created in the environment's pid namespace and
+    // joins the others itself.
+    let flags = if join.is_some() { libc::CLONE_PIDFD } else { NEW_NAMESPACES | libc::CLONE_PIDFD };
+    let (pid, pidfd) = match join {
+        Some(j) => in_pid_namespace_of(j.holder_pidfd, || clone_child(&plan, flags))?,
+        None => clone_child(&plan, flags)?,
     };
-    if pid == 0 {
-        // SAFETY: we are the child of the clone above; `plan` was fully prepared before it.
-        unsafe { child::init_main(&plan) }
-    }
-    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&old), None);
-    if pid < 0 {
-        return Err(format!("clone(NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS) => {}", sys::errno_name_last()));
-    }
-    let pid = pid as i32;
-    // SAFETY: CLONE_PIDFD gave us this fd; nothing else owns it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     // The child's copies are its own now; ours would keep pipes open.
     drop(from_parent_r);
     drop(to_parent_child);
@@ -328,8 +314,10 @@ fn run_in(
     let mut guard = InitGuard { pidfd: &pidfd, reaped: false };
     let describe = |m: &Msg| describe_failure(m, prepared);
 
-    write_id_maps(pid, host_id, root_mode)?;
-    sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
+    if join.is_none() {
+        write_id_maps(pid, host_id, root_mode)?;
+        sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
+    }
     let deadline = start + SETUP_TIMEOUT_NS;
     if self_attach.is_empty() {
         let (msg, _) = recv_setup(&to_parent, &pidfd, deadline)?;
@@ -352,13 +340,91 @@ fn run_in(
         Some(cg) => CpuSource::Cgroup(cg),
         None => CpuSource::Procfs(pid),
     };
-    let ending =
-        supervise::watch(Watch { cfg, sock: &to_parent, pidfd: &pidfd, cg, cpu, listener, cancel, streams, t0 })?;
+    let holder = join.map(|j| j.holder_orders);
+    let ending = supervise::watch(Watch {
+        cfg,
+        sock: &to_parent,
+        pidfd: &pidfd,
+        cg,
+        cpu,
+        listener,
+        cancel,
+        streams,
+        t0,
+        holder,
+    })?;
     guard.reap();
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
 }
 
-fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
+/// The namespaces a cold run (or a warm environment's holder) is cloned into.
+pub(crate) const NEW_NAMESPACES: c_int = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS;
+
+/// Clones the child that runs `child::init_main(plan)`; returns its pid and pidfd.
+pub(crate) fn clone_child(plan: &ChildPlan, flags: c_int) -> Result<(i32, OwnedFd), String> {
+    let mut pidfd: c_int = -1;
+    // Every signal blocked across the clone: no handler of the embedder's can run in the
+    // child before init has reset the dispositions. Restored right after in the parent.
+    let all = nix::sys::signal::SigSet::all();
+    let mut old = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old));
+    // SAFETY: a fork-like clone (no new stack, no CLONE_VM): the child gets a copy of this
+    // address space and runs only `init_main`, which never returns and does not allocate.
+    // CLONE_PIDFD writes the pidfd into `pidfd`.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            &mut pidfd as *mut c_int,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: we are the child of the clone above; `plan` was fully prepared before it.
+        unsafe { child::init_main(plan) }
+    }
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&old), None);
+    if pid < 0 {
+        return Err(format!("clone(NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS) => {}", sys::errno_name_last()));
+    }
+    // SAFETY: CLONE_PIDFD gave us this fd; nothing else owns it.
+    Ok((pid as i32, unsafe { OwnedFd::from_raw_fd(pidfd) }))
+}
+
+/// Runs `f` (a clone) with this thread's children going into the pid namespace of the
+/// process behind `pidfd`, then puts this thread's setting back. Only the calling thread is
+/// affected (the setting is per thread), and only its new children.
+fn in_pid_namespace_of<T>(
+    pidfd: &OwnedFd,
+    f: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    static OURS: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    let ours = OURS
+        .get_or_init(|| std::fs::File::open("/proc/self/ns/pid").ok().map(OwnedFd::from))
+        .as_ref()
+        .ok_or("cannot open /proc/self/ns/pid")?;
+    // SAFETY: setns takes two fds and a flag.
+    if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+        return Err(format!("setns(the environment's pid namespace) => {}", sys::errno_name_last()));
+    }
+    let out = f();
+    // SAFETY: as above. Back to our own pid namespace (always allowed: it is this
+    // process's active one). If it failed, later clones of this thread would land in the
+    // environment: that must not happen, so it is fatal.
+    if unsafe { libc::setns(ours.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+        panic!("sandbox: cannot restore this thread's pid namespace: {}", sys::errno_name_last());
+    }
+    out
+}
+
+pub(crate) fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
     v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
 }
 
@@ -387,7 +453,7 @@ impl Drop for InitGuard<'_> {
 
 /// uid_map/gid_map: one id inside (SANDBOX_ID) mapped to the host id the program runs as:
 /// the dedicated unprivileged id in root mode, the user's own in rootless mode.
-fn write_id_maps(pid: i32, host_id: u32, root_mode: bool) -> Result<(), String> {
+pub(crate) fn write_id_maps(pid: i32, host_id: u32, root_mode: bool) -> Result<(), String> {
     let (uid, gid) =
         if root_mode { (host_id, host_id) } else { (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()) };
     let proc = PathBuf::from(format!("/proc/{pid}"));
@@ -403,7 +469,7 @@ fn write_id_maps(pid: i32, host_id: u32, root_mode: bool) -> Result<(), String> 
 }
 
 /// Waits for the next setup message, or init's death, or the setup deadline.
-fn recv_setup(sock: &OwnedFd, pidfd: &OwnedFd, deadline: i64) -> Result<(Msg, Option<OwnedFd>), String> {
+pub(crate) fn recv_setup(sock: &OwnedFd, pidfd: &OwnedFd, deadline: i64) -> Result<(Msg, Option<OwnedFd>), String> {
     loop {
         let left_ms = ((deadline - sys::now_ns()) / 1_000_000).max(0) as c_int;
         let mut pfds = [sys::pollfd(sock.as_raw_fd()), sys::pollfd(pidfd.as_raw_fd())];
@@ -427,7 +493,7 @@ fn recv_setup(sock: &OwnedFd, pidfd: &OwnedFd, deadline: i64) -> Result<(Msg, Op
     }
 }
 
-fn describe_failure(m: &Msg, prepared: &Prepared) -> String {
+pub(crate) fn describe_failure(m: &Msg, prepared: &Prepared) -> String {
     let errno = sys::errno_name(m.errno);
     let root = Path::new(std::ffi::OsStr::from_bytes(prepared.root.as_bytes()));
     let what = match Stage::from_u32(m.stage) {

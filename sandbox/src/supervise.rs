@@ -45,11 +45,14 @@ pub(crate) struct Watch<'a> {
     pub streams: Streams,
     /// CLOCK_MONOTONIC ns of the program's execve.
     pub t0: i64,
+    /// A warm run: the holder's order pipe, told to kill the run's processes (the shim is
+    /// not their pid 1).
+    pub holder: Option<std::os::fd::RawFd>,
 }
 
 /// Watches the run until init (and so every process of it) is gone.
 pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
-    let Watch { cfg, sock, pidfd, cg, cpu, listener, cancel, mut streams, t0 } = w;
+    let Watch { cfg, sock, pidfd, cg, cpu, listener, cancel, mut streams, t0, holder } = w;
     let wall_us = cfg.limits.effective_wall_us();
     let wall_timer = sys::Timer::new().map_err(|e| format!("timerfd: {e}"))?;
     wall_timer.arm_at_ns(t0 + wall_us as i64 * 1000).map_err(|e| format!("timerfd: {e}"))?;
@@ -97,14 +100,14 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         }
         if pfds[2].revents != 0 {
             wall_timer.read();
-            stop(pidfd, cg, &cpu, &mut ending, Kill::Wall);
+            stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Wall);
         }
         if pfds[3].revents != 0 {
             cpu_timer.read();
             if let (Some(limit), Some(used)) = (cpu_limit, cpu.usage_us()) {
                 if used >= limit {
                     ending.cpu_at_kill_us = Some(used);
-                    stop(pidfd, cg, &cpu, &mut ending, Kill::Cpu);
+                    stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Cpu);
                 } else {
                     // At most `cpus` CPUs can burn the budget at once: waking after
                     // remaining/cpus of wall time cannot overshoot by more than one step.
@@ -119,13 +122,13 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         if pfds[4].revents & libc::POLLIN != 0 {
             if let Some((nr, arch)) = listener.as_ref().and_then(sys::seccomp_notif_recv) {
                 ending.blocked = Some(seccomp::describe_notification(nr, arch));
-                stop(pidfd, cg, &cpu, &mut ending, Kill::Syscall);
+                stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Syscall);
             }
         } else if pfds[4].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
             listener_live = false;
         }
         if pfds[5].revents != 0 {
-            stop(pidfd, cg, &cpu, &mut ending, Kill::Cancelled);
+            stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Cancelled);
         }
         for (slot, i) in [(6, 0), (7, 1)] {
             if pfds[slot].revents != 0 {
@@ -136,7 +139,7 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
             streams.pump_input();
         }
         if streams.over && ending.kill.is_none() {
-            stop(pidfd, cg, &cpu, &mut ending, Kill::Output);
+            stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Output);
         }
     }
     // Messages sent just before init died.
@@ -173,11 +176,23 @@ fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) {
 
 /// Kills the run; without a cgroup, first reads the CPU its processes used, since init
 /// (which would count them after reaping) dies with the kill.
-fn stop(pidfd: &OwnedFd, cg: Option<&RunCgroup>, cpu: &CpuSource, ending: &mut Ending, why: Kill) {
+fn stop(
+    pidfd: &OwnedFd,
+    holder: Option<std::os::fd::RawFd>,
+    cg: Option<&RunCgroup>,
+    cpu: &CpuSource,
+    ending: &mut Ending,
+    why: Kill,
+) {
     if ending.kill.is_none() && ending.cpu_at_kill_us.is_none() {
         if let CpuSource::Procfs(_) = cpu {
             ending.cpu_at_kill_us = cpu.usage_us();
         }
+    }
+    if let Some(orders) = holder {
+        // SAFETY: writes one byte from a literal to the holder's pipe, which the caller
+        // keeps open for the whole run.
+        unsafe { libc::write(orders, [child::HOLDER_KILL].as_ptr() as *const libc::c_void, 1) };
     }
     kill_run(pidfd, cg, ending, why);
 }

@@ -119,6 +119,18 @@ pub(crate) fn pidfd_kill(pidfd: &OwnedFd) {
     };
 }
 
+/// Whether the process behind `pidfd` has exited (a pidfd polls readable then).
+pub(crate) fn pidfd_exited(pidfd: &OwnedFd) -> bool {
+    let mut p = [pollfd(pidfd.as_raw_fd())];
+    poll(&mut p, 0) > 0 && p[0].revents != 0
+}
+
+/// The pid behind `pidfd`, from /proc/self/fdinfo.
+pub(crate) fn pidfd_pid(pidfd: &OwnedFd) -> Option<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).ok()?;
+    info.lines().find_map(|l| l.strip_prefix("Pid:")).and_then(|v| v.trim().parse().ok()).filter(|p| *p > 0)
+}
+
 /// Reaps the process behind `pidfd`, waiting for it to exit.
 pub(crate) fn pidfd_wait(pidfd: &OwnedFd) {
     loop {

@@ -1,0 +1,344 @@
+//! Warm environments: the namespaces and the new root made once, many runs in them.
+//!
+//! A cold run clones an init into fresh user, pid, mount, network, ipc and uts namespaces,
+//! builds the root, runs the program and tears it all down. An `Environment` keeps a
+//! *holder* instead: the same init, stopped after building the root, resident as pid 1 of
+//! the environment's pid namespace. Each run then clones a *shim* straight into that pid
+//! namespace (`spawn::in_pid_namespace_of`), which joins the other namespaces with one
+//! setns on the holder's pidfd, makes itself a fresh IPC namespace, and from there does
+//! exactly what a cold init does: the run's own fresh cgroup, its ids, the program's
+//! rlimits, capabilities, landlock, seccomp and execve, and at the program's end kill(-1),
+//! which reaches every process of the namespace but the holder.
+//!
+//! Between runs the holder resets the environment (`child::reset`): it kills and reaps
+//! every process left (orphans are its children), mounts /tmp and /dev/shm anew, and checks
+//! in /proc that it is alone. A reset that fails or finds anything wrong, a holder that
+//! died, or a run that could not start drops the holder; the next run makes a new one.
+//!
+//! What is kept between runs, by design: the box (copied in once when the environment is
+//! made, and read-only to every run, so no run can leave anything in it), the read-only
+//! binds and root filesystem, the network namespace (no interface up, nothing listening
+//! once every process is dead), the hostname. What is new for each run: every process,
+//! /tmp and /dev/shm, the IPC namespace (SysV objects, POSIX message queues), the cgroup
+//! (so peak memory, OOM counts, CPU usage and pids start from zero), fds, environment,
+//! signal state. The one thing a run can see of an earlier one is how far pid numbers
+//! have advanced.
+//!
+//! Warm environments need root and cgroups; they take no writable binds and never write
+//! the box back.
+
+use crate::cgroup::{self, CgroupLimits, Layout, RunCgroup};
+use crate::child::{self, ChildPlan, FreshMount, MountOp};
+use crate::config::{RunConfig, SeccompChoice, SANDBOX_ID};
+use crate::hostids::{self, Lease};
+use crate::lend::Lent;
+use crate::plan::{self, Lending, MountSpec};
+use crate::report::{CgroupVersion, Report};
+use crate::seccomp::Policy;
+use crate::spawn::{self, Cancel, Join};
+use crate::streams::Streams;
+use crate::{state, sys, validate, Error};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Setup and reset must finish within this.
+const HOLDER_TIMEOUT_NS: i64 = 10_000_000_000;
+
+/// A sandbox environment made once and reset between runs (see the module docs). Runs in
+/// it give the same `Report` as cold runs, with the same meaning.
+///
+/// An environment dies with the thread that made it (the holder's parent-death signal) and
+/// with its owner's process; dropping it kills its holder and everything in it.
+pub struct Environment {
+    /// The configuration it was made from (its environment part must match every run's).
+    base: RunConfig,
+    holder: Option<Holder>,
+    made: u32,
+}
+
+/// A live holder and what it needs kept.
+struct Holder {
+    pidfd: OwnedFd,
+    /// Orders to the holder (HOLDER_KILL, HOLDER_RESET); closing it ends the holder.
+    orders: OwnedFd,
+    /// The holder's messages (MSG_RESET).
+    replies: OwnedFd,
+    host_id: u32,
+    /// The box's tmpfs copy, which the holder's namespace has mounted.
+    _lent: Lent,
+    _lease: Lease,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        // The holder is pid 1: its death kills everything in the environment.
+        sys::pidfd_kill(&self.pidfd);
+        sys::pidfd_wait(&self.pidfd);
+    }
+}
+
+/// The part of a configuration that makes the environment: runs in one must agree on it.
+fn environment_part(cfg: &RunConfig) -> impl PartialEq + std::fmt::Debug + '_ {
+    (
+        &cfg.rootfs,
+        &cfg.box_dir,
+        &cfg.binds,
+        cfg.limits.tmpfs_bytes,
+        cfg.limits.disk_bytes,
+        cfg.limits.disk_files,
+        &cfg.cgroup_parent,
+        (cfg.host_id, cfg.host_id_count),
+    )
+}
+
+impl Environment {
+    /// Makes an environment from `cfg`'s environment part: root filesystem, box, binds,
+    /// tmpfs and disk sizes, cgroup parent, host ids. Its program, limits and streams are
+    /// not used here.
+    pub fn new(cfg: &RunConfig) -> Result<Environment, Error> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::config("warm environments need root; rootless runs are cold"));
+        }
+        if cfg.binds.iter().any(|b| b.writable) {
+            return Err(Error::config("warm environments take no writable binds (nothing may carry over between runs)"));
+        }
+        if matches!(layout_of(cfg).0, Layout::None(_)) {
+            return Err(Error::config("warm environments need cgroups (to measure each run by itself)"));
+        }
+        validate::check(cfg)?;
+        let holder = Holder::make(cfg)?;
+        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1 })
+    }
+
+    /// How many holders this environment has made (1, plus one for each that was thrown
+    /// away after a failed reset or a death).
+    pub fn generation(&self) -> u32 {
+        self.made
+    }
+
+    /// The holder's pid (as seen from the host), while it lives: for tests and diagnostics.
+    pub fn holder_pid(&self) -> Option<i32> {
+        self.holder.as_ref().and_then(|h| sys::pidfd_pid(&h.pidfd))
+    }
+
+    /// Runs `cfg`'s program in this environment. `cfg` must have the same environment part
+    /// as the one the environment was made from. `write_back` does not apply (the box is
+    /// read-only).
+    pub fn run(&mut self, cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Error> {
+        let start = sys::now_ns();
+        if environment_part(cfg) != environment_part(&self.base) {
+            return Err(Error::config(format!(
+                "this run's environment (root filesystem, box, binds, sizes, cgroup parent, host ids) is not \
+                 the environment's: {:?} against {:?}",
+                environment_part(cfg),
+                environment_part(&self.base)
+            )));
+        }
+        validate::check(cfg)?;
+        // A holder that died (killed, or its thread gone) is replaced before the run.
+        if self.holder.as_ref().is_some_and(|h| sys::pidfd_exited(&h.pidfd)) {
+            self.holder = None;
+        }
+        if self.holder.is_none() {
+            self.holder = Some(Holder::make(&self.base)?);
+            self.made += 1;
+        }
+        let holder = self.holder.as_ref().expect("made above");
+        let outcome = run_in_holder(cfg, holder, cancel, start);
+        // Reset now, so that nothing of this run lingers until the next one; a reset that
+        // fails throws the holder away.
+        let clean = holder.reset();
+        if !matches!(clean, Ok(true)) {
+            if let Err(e) = &clean {
+                tracing::warn!("warm environment reset failed ({e}); it is made anew for the next run");
+            }
+            self.holder = None;
+        }
+        let mut report = outcome?;
+        report.enforced.insert(
+            "environment".into(),
+            format!("warm (holder #{}; /tmp, /dev/shm, processes, IPC and cgroup fresh for each run)", self.made),
+        );
+        Ok(report)
+    }
+}
+
+fn layout_of(cfg: &RunConfig) -> (Layout, bool) {
+    match &cfg.cgroup_parent {
+        Some(p) => (cgroup::detect(Some(p)), true),
+        None => (cgroup::layout().clone(), false),
+    }
+}
+
+/// One run through a shim in `holder`'s namespaces.
+fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, start: i64) -> Result<Report, Error> {
+    let policy = match &cfg.seccomp {
+        SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
+        SeccompChoice::Inline(p) => Some(p.clone()),
+    };
+    let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
+    let compiled = match &policy {
+        Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,
+        None => Vec::new(),
+    };
+    let (layout, _) = layout_of(cfg);
+    let stdin_file = validate::open_stdin(cfg)?;
+    // The per-run part of the plan (argv, environment, rlimits, landlock); its mount steps
+    // were the holder's and are not used again.
+    let root_dir = state::mount_point()?;
+    let prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
+    let streams = Streams::open(cfg, stdin_file)?;
+    let mut cg = match RunCgroup::create(
+        &layout,
+        CgroupLimits {
+            memory_bytes: Some(cfg.limits.effective_memory_bytes()),
+            pids: Some(cfg.limits.effective_pids() + 1),
+        },
+    ) {
+        Ok(cg) => cg,
+        Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
+    };
+    let join = Join { holder_pidfd: &holder.pidfd, holder_orders: holder.orders.as_raw_fd() };
+    let result = spawn::run_in(
+        cfg,
+        &prepared,
+        &compiled,
+        streams,
+        &[],
+        cg.as_ref(),
+        cancel,
+        true,
+        holder.host_id,
+        start,
+        Some(&join),
+    );
+    let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
+    let peak_source = cg.as_ref().map(|c| c.peak_source());
+    let stats = cg.as_ref().map(|c| c.stats());
+    if let Some(cg) = cg.as_mut() {
+        if let Err(e) = cg.destroy() {
+            tracing::warn!("removing the run's cgroup: {e}");
+        }
+    }
+    let ending = match result {
+        Ok(ending) => ending,
+        Err(message) => {
+            let mut r = Report::setup_error(message);
+            r.cgroup = cg_version;
+            return Ok(r);
+        }
+    };
+    let stats = match stats {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return Ok(Report::setup_error(format!("reading the run's cgroup: {e}"))),
+        None => None,
+    };
+    let mut report = crate::measure::report(cfg, &layout, &ending, stats, peak_source, policy.is_some());
+    report
+        .enforced
+        .insert("host_id".into(), format!("{} (this environment's own unprivileged host uid/gid)", holder.host_id));
+    Ok(report)
+}
+
+impl Holder {
+    /// Clones the holder into fresh namespaces and waits until its root is built.
+    fn make(cfg: &RunConfig) -> Result<Holder, Error> {
+        let start = sys::now_ns();
+        let lease = hostids::lease(cfg.host_id, cfg.host_id_count)?;
+        let lent = Lent::prepare(cfg, lease.id)?;
+        let root_dir = state::mount_point()?;
+        let mut prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
+        // The box is kept for every run: read-only, so no run can leave anything in it.
+        let box_dst = CString::new(root_dir.join("box").into_os_string().into_encoded_bytes())
+            .map_err(|_| Error::config("state directory path with a NUL byte"))?;
+        prepared.mounts.push(MountSpec::ReadOnly {
+            dst: box_dst,
+            flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        });
+        let tmpfs_data = CString::new(format!("size={},mode=1777", cfg.limits.tmpfs_bytes.unwrap_or(64 << 20)))
+            .expect("no NUL in a number");
+        let fresh = [
+            FreshMount {
+                fstype: c"tmpfs",
+                dst: c"/tmp",
+                flags: libc::MS_NOSUID | libc::MS_NODEV,
+                data: &tmpfs_data,
+            },
+            FreshMount {
+                fstype: c"tmpfs",
+                dst: c"/dev/shm",
+                flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                data: &tmpfs_data,
+            },
+        ];
+        let io = |what: &'static str| move |e: std::io::Error| Error::Io { what: what.into(), source: e };
+        let (orders_r, orders_w) = sys::pipe().map_err(|e| Error::config(format!("pipe: {e}")))?;
+        let (replies, replies_child) = sys::seqpacket_pair().map_err(|e| Error::config(format!("socketpair: {e}")))?;
+        // The holder runs no program: its stdio slots hold /dev/null.
+        let null: Vec<OwnedFd> = (0..3)
+            .map(|_| std::fs::File::open("/dev/null").map(OwnedFd::from))
+            .collect::<Result<_, _>>()
+            .map_err(io("/dev/null"))?;
+        let mut fds = vec![orders_r.as_raw_fd(), replies_child.as_raw_fd()];
+        fds.extend(null.iter().map(|f| f.as_raw_fd()));
+        fds.push(lent.mount_fd());
+        let bind_sources: Vec<&std::ffi::CStr> = prepared.bind_sources.iter().map(|c| c.as_c_str()).collect();
+        let mounts: Vec<MountOp> = prepared.mounts.iter().map(|m| m.as_op()).collect();
+        let empty = spawn::null_terminated(&[]);
+        let mut stack = vec![0u8; 16 * 1024];
+        let plan = ChildPlan {
+            role: child::Role::Holder,
+            resets: &fresh,
+            fds: &fds,
+            bind_sources: &bind_sources,
+            self_attach: &[],
+            cpu_usage_file: None,
+            clear_groups: true,
+            inside_id: SANDBOX_ID,
+            new_root: &prepared.root,
+            mounts: &mounts,
+            hostname: b"sandbox",
+            workdir: &prepared.workdir,
+            rlimits: &[],
+            cap_last: spawn::cap_last(),
+            landlock: None,
+            landlock_rules: &[],
+            filters: &[],
+            exec_paths: &[],
+            argv: &empty,
+            envp: &empty,
+            stack: stack.as_mut_ptr(),
+            stack_size: stack.len(),
+            wipe: spawn::cmdline_areas(),
+        };
+        let (pid, pidfd) =
+            spawn::clone_child(&plan, spawn::NEW_NAMESPACES | libc::CLONE_PIDFD).map_err(Error::Config)?;
+        drop(orders_r);
+        drop(replies_child);
+        drop(null);
+        let holder = Holder { pidfd, orders: orders_w, replies, host_id: lease.id, _lent: lent, _lease: lease };
+        spawn::write_id_maps(pid, holder.host_id, true).map_err(Error::Config)?;
+        sys::write_byte(&holder.orders, child::GO_MAPS_WRITTEN).map_err(io("signalling the holder"))?;
+        let (msg, _) = spawn::recv_setup(&holder.replies, &holder.pidfd, start + HOLDER_TIMEOUT_NS)
+            .map_err(|e| Error::config(format!("warm environment: {e}")))?;
+        if msg.kind != child::MSG_SETUP_DONE {
+            return Err(Error::config(format!("warm environment: {}", spawn::describe_failure(&msg, &prepared))));
+        }
+        Ok(holder)
+    }
+
+    /// Orders a reset and waits for its answer: Ok(true) when the environment is clean.
+    fn reset(&self) -> Result<bool, String> {
+        sys::write_byte(&self.orders, child::HOLDER_RESET).map_err(|e| format!("ordering a reset: {e}"))?;
+        let deadline = sys::now_ns() + HOLDER_TIMEOUT_NS;
+        loop {
+            let (msg, _) = spawn::recv_setup(&self.replies, &self.pidfd, deadline)?;
+            if msg.kind == child::MSG_RESET {
+                if msg.v[0] != 1 {
+                    return Err(format!("the holder's reset failed or found processes left ({})", msg.v[1]));
+                }
+                return Ok(true);
+            }
+        }
+    }
+}
