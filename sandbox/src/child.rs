@@ -186,12 +186,28 @@ pub(crate) struct FreshMount<'a> {
     pub data: &'a CStr,
 }
 
+/// A warm environment's box: the kept box, read-only at `base`, under an overlay at `dst`
+/// whose upper layer is a fresh tmpfs at `upper` for every run. Each run starts from the
+/// kept box, writes what it likes, and leaves nothing for the next.
+pub(crate) struct BoxOverlay<'a> {
+    pub dst: &'a CStr,
+    pub upper: &'a CStr,
+    /// Mount data of the upper tmpfs (size and file budget).
+    pub upper_data: &'a CStr,
+    pub upper_dir: &'a CStr,
+    pub work_dir: &'a CStr,
+    /// Mount data of the overlay (lowerdir, upperdir, workdir).
+    pub overlay_data: &'a CStr,
+}
+
 /// Everything the child needs, prepared by the parent. Only read after clone.
 pub(crate) struct ChildPlan<'a> {
     /// Cold init, warm holder, or warm shim.
     pub role: Role,
     /// Holder only: what a reset mounts anew.
     pub resets: &'a [FreshMount<'a>],
+    /// Holder only: the box as an overlay made anew at each reset (see `box_overlay`).
+    pub box_overlay: Option<BoxOverlay<'a>>,
     /// Fds in the parent's numbering: from_parent, to_parent, stdin, stdout, stderr; init
     /// renumbers them to 3, 4, 5, ... in this order.
     pub fds: &'a [c_int],
@@ -647,6 +663,10 @@ unsafe fn start_program(plan: &ChildPlan) -> c_int {
 /// /proc shows no process but this one, and answers. EOF from the parent ends it (and the
 /// kernel then kills whatever is left in the namespace).
 fn holder_loop(plan: &ChildPlan) -> ! {
+    // The first run's box and /tmp come from the same steps as every later one's.
+    if let Err((index, e)) = fresh_box(plan) {
+        fail(Stage::Mount, 1000 + index, e);
+    }
     send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
     // SIGCHLD through a signalfd: every signal stays blocked in pid 1 (see init_main).
     // SAFETY: sigset_t is plain data; sigemptyset/sigaddset write into it; signalfd reads it.
@@ -731,20 +751,68 @@ fn reset(plan: &ChildPlan) -> (bool, i64) {
             }
         }
     }
+    if fresh_box(plan).is_err() {
+        return (false, killed);
+    }
     for m in plan.resets {
         // A fresh filesystem over the old one's place: the old one (and every file in it)
         // is gone once nothing holds it, and nothing does, every process being dead.
         // SAFETY: umount2 and mount read NUL-terminated strings owned by the plan.
         let ok = unsafe {
             libc::umount2(m.dst.as_ptr(), libc::MNT_DETACH) == 0
-                && libc::mount(m.fstype.as_ptr(), m.dst.as_ptr(), m.fstype.as_ptr(), m.flags, m.data.as_ptr() as *const c_void)
-                    == 0
+                && libc::mount(
+                    m.fstype.as_ptr(),
+                    m.dst.as_ptr(),
+                    m.fstype.as_ptr(),
+                    m.flags,
+                    m.data.as_ptr() as *const c_void,
+                ) == 0
         };
         if !ok {
             return (false, killed);
         }
     }
     (other_processes() == 0, killed)
+}
+
+/// The box overlay anew: the old overlay and its upper tmpfs go (their first time, there
+/// are none: EINVAL is expected), a fresh tmpfs with the upper and work directories, the
+/// overlay on top of the kept box. Err: which step (0-4) and its errno.
+fn fresh_box(plan: &ChildPlan) -> Result<(), (u32, i32)> {
+    let Some(o) = &plan.box_overlay else { return Ok(()) };
+    let step = |i: u32, r: c_int| if r < 0 { Err((i, errno())) } else { Ok(()) };
+    // SAFETY: umount2, mount and mkdir read NUL-terminated strings owned by the plan.
+    unsafe {
+        for (i, dst) in [o.dst, o.upper].iter().enumerate() {
+            if libc::umount2(dst.as_ptr(), libc::MNT_DETACH) < 0 && errno() != libc::EINVAL {
+                return Err((i as u32, errno()));
+            }
+        }
+        let tmpfs = c"tmpfs";
+        step(
+            2,
+            libc::mount(
+                tmpfs.as_ptr(),
+                o.upper.as_ptr(),
+                tmpfs.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                o.upper_data.as_ptr() as *const c_void,
+            ),
+        )?;
+        step(3, libc::mkdir(o.upper_dir.as_ptr(), 0o755))?;
+        step(3, libc::mkdir(o.work_dir.as_ptr(), 0o755))?;
+        let overlay = c"overlay";
+        step(
+            4,
+            libc::mount(
+                overlay.as_ptr(),
+                o.dst.as_ptr(),
+                overlay.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                o.overlay_data.as_ptr() as *const c_void,
+            ),
+        )
+    }
 }
 
 /// Processes of the namespace other than pid 1, counted in /proc (-1 when unreadable).

@@ -276,6 +276,7 @@ pub(crate) fn run_in(
     let plan = ChildPlan {
         role: if join.is_some() { child::Role::Shim } else { child::Role::Cold },
         resets: &[],
+        box_overlay: None,
         fds: &fds,
         bind_sources: &bind_sources,
         self_attach: &self_attach,
@@ -401,10 +402,7 @@ pub(crate) fn clone_child(plan: &ChildPlan, flags: c_int) -> Result<(i32, OwnedF
 /// Runs `f` (a clone) with this thread's children going into the pid namespace of the
 /// process behind `pidfd`, then puts this thread's setting back. Only the calling thread is
 /// affected (the setting is per thread), and only its new children.
-fn in_pid_namespace_of<T>(
-    pidfd: &OwnedFd,
-    f: impl FnOnce() -> Result<T, String>,
-) -> Result<T, String> {
+fn in_pid_namespace_of<T>(pidfd: &OwnedFd, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     static OURS: OnceLock<Option<OwnedFd>> = OnceLock::new();
     let ours = OURS
         .get_or_init(|| std::fs::File::open("/proc/self/ns/pid").ok().map(OwnedFd::from))

@@ -100,7 +100,9 @@ impl Environment {
             return Err(Error::config("warm environments need root; rootless runs are cold"));
         }
         if cfg.binds.iter().any(|b| b.writable) {
-            return Err(Error::config("warm environments take no writable binds (nothing may carry over between runs)"));
+            return Err(Error::config(
+                "warm environments take no writable binds (nothing may carry over between runs)",
+            ));
         }
         if matches!(layout_of(cfg).0, Layout::None(_)) {
             return Err(Error::config("warm environments need cgroups (to measure each run by itself)"));
@@ -220,7 +222,7 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
             tracing::warn!("removing the run's cgroup: {e}");
         }
     }
-    let ending = match result {
+    let mut ending = match result {
         Ok(ending) => ending,
         Err(message) => {
             let mut r = Report::setup_error(message);
@@ -228,6 +230,25 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
             return Ok(r);
         }
     };
+    // What this run wrote to the box is the overlay's upper layer, seen through the
+    // holder's root (every process of the run is dead; the holder resets it afterwards).
+    if let Some(pid) = sys::pidfd_pid(&holder.pidfd) {
+        let upper = std::path::PathBuf::from(format!("/proc/{pid}/root/.box-upper"));
+        if let Some(limit) = cfg.limits.file_size_bytes {
+            ending.file_size_hit = crate::scratch::largest_file_in(&upper.join("u")).is_some_and(|s| s >= limit);
+        }
+        if let Ok(st) = nix::sys::statvfs::statvfs(&upper) {
+            if st.blocks_available() == 0 {
+                ending.output_over = true;
+                ending.disk_note =
+                    Some(format!("the box reached its disk budget of {} bytes", cfg.limits.effective_disk_bytes()));
+            } else if st.files_available() == 0 {
+                ending.output_over = true;
+                ending.disk_note =
+                    Some(format!("the box reached its budget of {} files", cfg.limits.effective_disk_files()));
+            }
+        }
+    }
     let stats = match stats {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Ok(Report::setup_error(format!("reading the run's cgroup: {e}"))),
@@ -248,22 +269,46 @@ impl Holder {
         let lent = Lent::prepare(cfg, lease.id)?;
         let root_dir = state::mount_point()?;
         let mut prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
-        // The box is kept for every run: read-only, so no run can leave anything in it.
-        let box_dst = CString::new(root_dir.join("box").into_os_string().into_encoded_bytes())
-            .map_err(|_| Error::config("state directory path with a NUL byte"))?;
-        prepared.mounts.push(MountSpec::ReadOnly {
-            dst: box_dst,
-            flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-        });
+        // The box is kept for every run, read-only at /.box-base, under an overlay at /box
+        // whose upper layer the holder makes anew for every run (see child::BoxOverlay).
+        let inside = |p: &str| {
+            CString::new(root_dir.join(p).into_os_string().into_encoded_bytes())
+                .map_err(|_| Error::config("state directory path with a NUL byte"))
+        };
+        let (box_dst, base_dst, upper_dst) = (inside("box")?, inside(".box-base")?, inside(".box-upper")?);
+        for spec in prepared.mounts.iter_mut() {
+            if let MountSpec::Bind { dst, .. } = spec {
+                if *dst == box_dst {
+                    *dst = base_dst.clone();
+                }
+            }
+        }
+        let at = prepared
+            .mounts
+            .iter()
+            .position(|m| matches!(m, MountSpec::Dir { dst, .. } if *dst == box_dst))
+            .ok_or_else(|| Error::config("the plan has no /box"))?;
+        prepared.mounts.insert(at, MountSpec::Dir { dst: upper_dst, mode: 0o755 });
+        prepared.mounts.insert(at, MountSpec::Dir { dst: base_dst.clone(), mode: 0o755 });
+        prepared.mounts.push(MountSpec::ReadOnly { dst: base_dst, flags: libc::MS_NOSUID | libc::MS_NODEV });
+        let upper_data = CString::new(format!(
+            "size={},nr_inodes={},mode=0755",
+            cfg.limits.effective_disk_bytes(),
+            cfg.limits.effective_disk_files() + 4
+        ))
+        .expect("no NUL in numbers");
+        let overlay = child::BoxOverlay {
+            dst: c"/box",
+            upper: c"/.box-upper",
+            upper_data: &upper_data,
+            upper_dir: c"/.box-upper/u",
+            work_dir: c"/.box-upper/w",
+            overlay_data: c"lowerdir=/.box-base,upperdir=/.box-upper/u,workdir=/.box-upper/w",
+        };
         let tmpfs_data = CString::new(format!("size={},mode=1777", cfg.limits.tmpfs_bytes.unwrap_or(64 << 20)))
             .expect("no NUL in a number");
         let fresh = [
-            FreshMount {
-                fstype: c"tmpfs",
-                dst: c"/tmp",
-                flags: libc::MS_NOSUID | libc::MS_NODEV,
-                data: &tmpfs_data,
-            },
+            FreshMount { fstype: c"tmpfs", dst: c"/tmp", flags: libc::MS_NOSUID | libc::MS_NODEV, data: &tmpfs_data },
             FreshMount {
                 fstype: c"tmpfs",
                 dst: c"/dev/shm",
@@ -289,6 +334,7 @@ impl Holder {
         let plan = ChildPlan {
             role: child::Role::Holder,
             resets: &fresh,
+            box_overlay: Some(overlay),
             fds: &fds,
             bind_sources: &bind_sources,
             self_attach: &[],

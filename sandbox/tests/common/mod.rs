@@ -47,8 +47,46 @@ pub fn py_probe(args: &[&str]) -> Command {
     c
 }
 
+/// Runs `c`. With SANDBOX_TEST_WARM=1 (`make test` runs the status and isolation tests both
+/// ways), the run goes through a warm environment, kept per thread and made anew when a run
+/// needs another environment part; what warm environments refuse (writable binds,
+/// rootless runs) or do not do (write the box back) runs cold.
 pub fn run(c: &mut Command) -> Report {
+    if std::env::var_os("SANDBOX_TEST_WARM").is_some_and(|v| v == "1") {
+        if let Some(r) = run_warm(c) {
+            return r;
+        }
+    }
     c.run().expect("the run could not be prepared")
+}
+
+thread_local! {
+    static WARM: std::cell::RefCell<Option<sandbox::Environment>> = const { std::cell::RefCell::new(None) };
+}
+
+fn run_warm(c: &mut Command) -> Option<Report> {
+    // A warm box is never written back: a case that reads the box afterwards runs cold.
+    if c.config().box_dir.is_some() && c.config().write_back {
+        return None;
+    }
+    WARM.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(env) = slot.as_mut() {
+            match c.run_in(env) {
+                Ok(r) => return Some(r),
+                Err(sandbox::Error::Config(_)) => {}
+                Err(e) => panic!("the warm run could not be prepared: {e}"),
+            }
+        }
+        match sandbox::Environment::new(c.config()) {
+            Ok(env) => {
+                let env = slot.insert(env);
+                Some(c.run_in(env).expect("the warm run could not be prepared"))
+            }
+            Err(sandbox::Error::Config(_)) => None,
+            Err(e) => panic!("making a warm environment: {e}"),
+        }
+    })
 }
 
 /// Runs with stdout and stderr captured.
