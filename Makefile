@@ -24,8 +24,9 @@ build: ## Build everything (debug)
 release: ## Build the runner binary optimized: target/release/runner
 	$(CARGO) build --release -p runner-cli
 
-test: ## Run every test (unit, integration, CLI); kernel tests need root, as in CI
+test: ## Run every test, then the sandbox's status, isolation, hardening and accuracy cases again warm; kernel tests need root, as in CI
 	$(CARGO) test --workspace --no-fail-fast
+	SANDBOX_TEST_WARM=1 $(CARGO) test -p sandbox --no-fail-fast --test statuses --test isolation --test hardening --test accuracy
 
 test-cgroup2: ## The sandbox's kernel tests inside a QEMU guest with pure cgroup v2 (needs root, qemu)
 	./tests/vm/run.sh

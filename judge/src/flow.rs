@@ -37,6 +37,11 @@ pub struct Options {
     /// Triggering it kills the current run and ends the judging with
     /// `JudgeError::Cancelled` (a server's "cancel this submission").
     pub cancel: Option<std::sync::Arc<sandbox::Cancel>>,
+    /// Run every test in its own one-off sandbox. By default the tests share one warm
+    /// environment (made after the compile, reset between tests; see
+    /// `sandbox::Environment`) wherever one can be made (as root, with cgroups), and run
+    /// cold elsewhere.
+    pub cold: bool,
 }
 
 /// The compile step's outcome.
@@ -183,9 +188,20 @@ fn base_command(
 }
 
 fn run(c: &Command, cancel: Option<&sandbox::Cancel>) -> Result<Report, JudgeError> {
-    let r = match cancel {
-        Some(cancel) => c.run_cancellable(cancel),
-        None => c.run(),
+    run_maybe_warm(c, None, cancel)
+}
+
+/// Runs `c` in `env` when there is one, else cold.
+fn run_maybe_warm(
+    c: &Command,
+    env: Option<&mut sandbox::Environment>,
+    cancel: Option<&sandbox::Cancel>,
+) -> Result<Report, JudgeError> {
+    let r = match (env, cancel) {
+        (Some(env), Some(cancel)) => c.run_in_cancellable(env, cancel),
+        (Some(env), None) => c.run_in(env),
+        (None, Some(cancel)) => c.run_cancellable(cancel),
+        (None, None) => c.run(),
     }
     .map_err(|e| JudgeError::Io(format!("sandbox: {e}")))?;
     if r.status == sandbox::Status::Cancelled {
@@ -431,12 +447,21 @@ pub fn judge(
     let limits = profile.run.run_limits(problem.time_us, problem.memory_bytes, problem.output_bytes);
     let total = problem.tests.len();
     let mut results: Vec<TestResult> = Vec::new();
+    // One warm environment for all the tests of this submission (and no other): made once
+    // around the compiled box, reset between tests. Where none can be made, tests run cold.
+    let mut env = if opts.cold || problem.tests.len() < 2 {
+        None
+    } else {
+        let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
+        c.write_back(false);
+        sandbox::Environment::new(c.config()).ok()
+    };
     for (index, test) in problem.tests.iter().enumerate() {
         on_event(&Event::TestStarted { index, total, name: &test.name });
         let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
         // Each test starts from the compiled box; what it writes is thrown away.
         c.write_back(false).stdin(Stdio::File(test.input.clone()));
-        let r = run(&c, opts.cancel.as_deref())?;
+        let r = run_maybe_warm(&c, env.as_mut(), opts.cancel.as_deref())?;
         let (verdict, message, diff) = match verdict::from_run(&r) {
             Some((v, m)) => (v, m, None),
             None => {

@@ -1,23 +1,178 @@
-//! Warm environments: runs in one environment see nothing of the runs before them.
+//! Warm environments: each carry-over test plants something in a first run and looks for
+//! it from inside a second run in the same environment. (The status, isolation, hardening
+//! and accuracy cases also run warm: `make test` runs them again with SANDBOX_TEST_WARM=1.)
 
 mod common;
 use common::*;
-use sandbox::{Command, Environment, Status};
+use sandbox::{Command, Environment, Report, Status};
+use std::time::Duration;
 
-fn env_for(c: &Command) -> Environment {
-    Environment::new(c.config()).expect("a warm environment")
+/// An environment whose box holds one kept file, `kept.txt`.
+struct Bed {
+    env: Environment,
+    dir: tempfile::TempDir,
+}
+
+impl Bed {
+    fn new() -> Bed {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kept.txt"), "kept\n").unwrap();
+        let env = Environment::new(sh(&dir, "true").config()).expect("a warm environment");
+        Bed { env, dir }
+    }
+
+    fn sh(&mut self, script: &str) -> Report {
+        let mut c = sh(&self.dir, script);
+        c.stdout(sandbox::Stdio::Capture).stderr(sandbox::Stdio::Capture);
+        c.run_in(&mut self.env).expect("the warm run could not be prepared")
+    }
+
+    fn py(&mut self, code: &str) -> Report {
+        let mut c = Command::new("/usr/bin/python3");
+        c.args(["-c", code]).box_dir(self.dir.path()).write_back(false);
+        c.stdout(sandbox::Stdio::Capture).stderr(sandbox::Stdio::Capture);
+        c.run_in(&mut self.env).expect("the warm run could not be prepared")
+    }
+}
+
+fn sh(dir: &tempfile::TempDir, script: &str) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", script]).box_dir(dir.path()).write_back(false);
+    c
+}
+
+fn out(r: &Report) -> String {
+    assert!(matches!(r.status, Status::Ok | Status::NonzeroExit), "{r:?}");
+    stdout_text(r).trim().to_string()
 }
 
 #[test]
-fn smoke() {
-    let c = c_probe(&["exit", "0"]);
-    let mut env = env_for(&c);
-    for _ in 0..3 {
-        let r = c.run_in(&mut env).unwrap();
-        assert_eq!(r.status, Status::Ok, "{r:?}");
+fn files_in_tmp_shm_and_the_box_do_not_carry_over_and_the_kept_box_does() {
+    let mut bed = Bed::new();
+    let r = bed.sh("echo a > /tmp/planted && echo b > /dev/shm/planted && echo c > /box/planted && cat /box/kept.txt");
+    assert_eq!(out(&r), "kept", "{r:?}");
+    let r = bed.sh("ls -a /tmp /dev/shm /box; cat /box/kept.txt");
+    let seen = out(&r);
+    assert!(!seen.contains("planted"), "{seen}");
+    assert!(seen.ends_with("kept"), "the kept box is there for every run: {seen}");
+    // The run's writes never reach the host's box either.
+    assert!(!bed.dir.path().join("planted").exists());
+}
+
+#[test]
+fn no_process_of_a_run_survives_into_the_next() {
+    let mut bed = Bed::new();
+    // A daemon (double fork, own session), a stopped process and an ordinary orphan.
+    let r = bed.sh("setsid sleep 1000 & (sleep 1000 &) ; sleep 1000 & kill -STOP $!; echo planted");
+    assert_eq!(out(&r), "planted");
+    let r = bed.sh("for p in /proc/[0-9]*; do cat $p/comm; done | sort | tr '\\n' ' '");
+    let seen = out(&r);
+    assert!(!seen.contains("sleep"), "{seen}");
+    // What is left: the holder (as sandbox-init), this run's shim (also a copy of the
+    // runner), the shell and its pipeline.
+    assert!(seen.split_whitespace().count() <= 8, "{seen}");
+}
+
+#[test]
+fn sysv_ipc_and_posix_queues_do_not_carry_over() {
+    let mut bed = Bed::new();
+    let plant = "import ctypes, os\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        q = libc.msgget(4242, 0o1666); s = libc.shmget(4343, 4096, 0o1666); m = libc.semget(4444, 1, 0o1666)\n\
+        rt = ctypes.CDLL('librt.so.1', use_errno=True)\n\
+        mq = rt.mq_open(b'/planted', os.O_CREAT | os.O_RDWR, 0o666, None)\n\
+        print(q >= 0, s >= 0, m >= 0, mq >= 0)";
+    // (POSIX queues cannot even be created here: the ipc namespace's mqueue root is not the
+    // program's; a queue made anyway would be looked for all the same.)
+    assert!(out(&bed.py(plant)).starts_with("True True True"));
+    let look = "import ctypes, os\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        q = libc.msgget(4242, 0); s = libc.shmget(4343, 0, 0); m = libc.semget(4444, 0, 0)\n\
+        rt = ctypes.CDLL('librt.so.1', use_errno=True)\n\
+        mq = rt.mq_open(b'/planted', os.O_RDWR)\n\
+        print(q, s, m, mq)";
+    assert_eq!(out(&bed.py(look)), "-1 -1 -1 -1", "nothing of the first run's IPC is there");
+}
+
+#[test]
+fn a_fork_bomb_and_a_memory_hog_leave_the_next_run_a_fresh_cgroup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bomb = c_probe(&["fork-count"]);
+    bomb.pids(16).box_dir(dir.path()).write_back(false).stdout(sandbox::Stdio::Capture);
+    let mut env = Environment::new(bomb.config()).unwrap();
+    let r = bomb.run_in(&mut env).unwrap();
+    assert!(stdout_text(&r).split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n < 16));
+    let mut hog = c_probe(&["touch", "200"]);
+    hog.memory(64 << 20).box_dir(dir.path()).write_back(false);
+    assert_eq!(hog.run_in(&mut env).unwrap().status, Status::MemoryLimit);
+    let mut spin = c_probe(&["spin"]);
+    spin.cpu_time(Duration::from_millis(200)).box_dir(dir.path()).write_back(false);
+    assert_eq!(spin.run_in(&mut env).unwrap().status, Status::TimeLimit);
+    // The next run starts from zero: it forks as many as the limit allows, its peak and
+    // CPU are its own, and nothing says OOM.
+    let r = bomb.run_in(&mut env).unwrap();
+    let made: u64 = stdout_text(&r).split_whitespace().next().and_then(|n| n.parse().ok()).unwrap();
+    assert!((10..16).contains(&made), "{r:?}");
+    let mut quiet = c_probe(&["exit", "0"]);
+    quiet.box_dir(dir.path()).write_back(false);
+    let r = quiet.run_in(&mut env).unwrap();
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert!(!r.oom_killed && r.peak_memory_bytes < 16 << 20 && r.cpu_time_us < 100_000, "{r:?}");
+}
+
+#[test]
+fn fds_environment_and_signal_state_are_each_runs_own() {
+    let mut bed = Bed::new();
+    let r = bed.sh("trap '' TERM; export PLANTED=1; exec 7>/tmp/x; echo ok");
+    assert_eq!(out(&r), "ok");
+    let r = bed.sh("ls /proc/self/fd | tr '\\n' ' '; echo; env | grep -c PLANTED; grep SigIgn /proc/self/status");
+    let seen = out(&r);
+    assert!(seen.starts_with("0 1 2 3 \n"), "only stdio and ls's own directory: {seen}");
+    assert!(seen.contains("\n0\n"), "no PLANTED in the environment: {seen}");
+    assert!(seen.contains("SigIgn:\t0000000000000000"), "no ignored signal: {seen}");
+}
+
+#[test]
+fn a_dead_holder_is_replaced_and_a_dropped_environment_leaves_nothing() {
+    let mut bed = Bed::new();
+    assert_eq!(out(&bed.sh("echo one")), "one");
+    let pid = bed.env.holder_pid().unwrap();
+    // SAFETY: kill with a pid and a signal number.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(out(&bed.sh("echo two")), "two", "made anew");
+    assert_eq!(bed.env.generation(), 2);
+    let pid = bed.env.holder_pid().unwrap();
+    drop(bed);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the holder is gone with its environment");
+}
+
+#[test]
+fn a_run_with_another_environment_part_is_refused() {
+    let mut bed = Bed::new();
+    let other = tempfile::tempdir().unwrap();
+    let err = sh(&other, "true").run_in(&mut bed.env).unwrap_err();
+    assert!(err.to_string().contains("not the environment's"), "{err}");
+    let mut c = Command::new("/bin/true");
+    c.bind_rw(other.path(), "/out");
+    let err = Environment::new(c.config()).err().expect("writable binds are refused");
+    assert!(err.to_string().contains("writable binds"), "{err}");
+}
+
+#[test]
+fn environments_run_side_by_side_from_threads() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut bed = Bed::new();
+                for n in 0..10 {
+                    let r = bed.sh(&format!("test ! -e /tmp/t && echo {i}-{n} > /tmp/t && cat /tmp/t"));
+                    assert_eq!(out(&r), format!("{i}-{n}"));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
     }
-    let mut c = c_probe(&["exit", "3"]);
-    let r = c.run_in(&mut env).unwrap();
-    assert_eq!(r.status, Status::NonzeroExit, "{r:?}");
-    let _ = &mut c;
 }

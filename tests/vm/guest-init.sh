@@ -6,7 +6,7 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay; do
   [ -f "/modules/$m.ko" ] && insmod "/modules/$m.ko" 2>/dev/null
 done
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^sandbox\.$1=//p"; }

@@ -26,7 +26,7 @@ kernel=/boot/vmlinuz-$kver
 [ -n "$kver" ] && [ -r "$kernel" ] || { echo "vm: no Debian kernel in /boot (apt-get install linux-image-amd64)"; exit 2; }
 
 # The test binaries, built on the host. Accuracy bounds stay on the host: TCG is 10-50x slower.
-tests=(statuses isolation lifecycle layout hardening)
+tests=(statuses isolation lifecycle layout hardening warm)
 # Not under /tmp: the guest mounts its own tmpfs there.
 work=$PWD/target/vm-$$
 rm -rf "$work"; mkdir -p "$work"
@@ -46,7 +46,7 @@ for line in sys.stdin:
 root=$work/initramfs
 mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" "$root/newroot"
 cp "$(command -v busybox)" "$root/bin/busybox"
-modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay"
 for m in $modules; do
   f=$(find "/lib/modules/$kver" -name "$m.ko*" | head -n 1)
   if [ -z "$f" ]; then continue; fi   # built into this kernel
