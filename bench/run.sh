@@ -44,3 +44,18 @@ if "baseline" in res:
     print(f"  runner/baseline {res['runner']['median']/res['baseline']['median']:.2f}")
 PY
 done
+
+# Warm environments (sandbox::Environment) cannot be timed from outside a process: the same
+# /bin/true timed in one process, interleaved: a bare fork+exec, a cold sandbox run (the
+# library's Command::run) and a run in one warm environment reset between runs.
+cargo build --release -q --example warm_loop -p sandbox
+./target/release/examples/warm_loop "$RUNS" /bin/true | python3 -c '
+import sys
+rows = {l.split()[0]: (float(l.split()[1]), float(l.split()[2])) for l in sys.stdin}
+bare = rows["bare"][0]
+print("/bin/true in one process (median, p90):")
+for name in ("bare", "cold", "warm"):
+    med, p90 = rows[name]
+    print(f"  {name:<8} median {med/1000:6.2f} ms   p90 {p90/1000:6.2f} ms   {med/bare:5.1f}x bare")
+print(f"  warm/cold {rows[\"warm\"][0]/rows[\"cold\"][0]:.2f}")
+'

@@ -1,0 +1,51 @@
+//! Times one program run many ways in one process, side by side: a bare fork+exec, a cold
+//! sandbox run, and a run in a warm environment. `bench/run.sh` uses it (as root).
+//!
+//! Usage: warm_loop RUNS PROGRAM [ARG...]; prints one line per way: name, median µs, p90 µs.
+
+use std::time::Instant;
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[v.len() * 9 / 10])
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(runs), Some(program)) = (args.first().and_then(|n| n.parse::<usize>().ok()), args.get(1)) else {
+        eprintln!("usage: warm_loop RUNS PROGRAM [ARG...]");
+        std::process::exit(2);
+    };
+    let rest = &args[2..];
+    let mut c = sandbox::Command::new(program);
+    c.args(rest.iter().map(String::as_str));
+    let mut env = match sandbox::Environment::new(c.config()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("warm_loop: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut bare = Vec::new();
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    // Interleaved, so that the machine's noise falls on all three alike.
+    for _ in 0..runs {
+        let t = Instant::now();
+        let st = std::process::Command::new(program).args(rest).status().expect("bare exec");
+        bare.push(t.elapsed().as_secs_f64() * 1e6);
+        assert!(st.success());
+        let t = Instant::now();
+        let r = c.run().expect("cold run");
+        cold.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(r.status, sandbox::Status::Ok, "{r:?}");
+        let t = Instant::now();
+        let r = c.run_in(&mut env).expect("warm run");
+        warm.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(r.status, sandbox::Status::Ok, "{r:?}");
+    }
+    for (name, v) in [("bare", bare), ("cold", cold), ("warm", warm)] {
+        let (med, p90) = stats(v);
+        println!("{name} {med:.0} {p90:.0}");
+    }
+}
