@@ -96,6 +96,10 @@ pub struct JudgeArgs {
     /// Run every test, even after one failed.
     #[arg(long)]
     pub all: bool,
+    /// Run each test in its own one-off sandbox instead of one warm environment (which is
+    /// the default as root with cgroups; see the README).
+    #[arg(long)]
+    pub cold: bool,
     /// Print the judgement as one JSON object.
     #[arg(long)]
     pub json: bool,

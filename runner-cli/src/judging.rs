@@ -77,7 +77,7 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         rootfs_cache: a.rootfs_cache.clone(),
         keep_output: false,
         cancel: None,
-        cold: false,
+        cold: a.cold,
     };
     let j = judge::judge(&profiles, &sub, &problem, &opts, &mut on_event)?;
     if let (Some(f), Some(path)) = (junit.as_mut(), &a.junit) {
