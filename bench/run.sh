@@ -57,5 +57,6 @@ print("/bin/true in one process (median, p90):")
 for name in ("bare", "cold", "warm"):
     med, p90 = rows[name]
     print(f"  {name:<8} median {med/1000:6.2f} ms   p90 {p90/1000:6.2f} ms   {med/bare:5.1f}x bare")
-print(f"  warm/cold {rows[\"warm\"][0]/rows[\"cold\"][0]:.2f}")
+warm, cold = rows["warm"][0], rows["cold"][0]
+print(f"  warm/cold {warm / cold:.2f}")
 '
