@@ -188,7 +188,15 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
     // The per-run part of the plan (argv, environment, rlimits, landlock); its mount steps
     // were the holder's and are not used again.
     let root_dir = state::mount_point()?;
-    let prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
+    let mut prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
+    // RLIMIT_NPROC counts the user's tasks in the user namespace: here the holder is one
+    // more of them than in a cold run, so the program keeps the same allowance.
+    for (res, lim) in prepared.rlimits.iter_mut() {
+        if *res == libc::RLIMIT_NPROC as libc::c_int {
+            lim.rlim_cur = lim.rlim_cur.saturating_add(1);
+            lim.rlim_max = lim.rlim_max.saturating_add(1);
+        }
+    }
     let streams = Streams::open(cfg, stdin_file)?;
     let mut cg = match RunCgroup::create(
         &layout,
