@@ -391,7 +391,24 @@ unsafe fn shim_main(plan: &ChildPlan) -> ! {
     check(unsafe { libc::unshare(libc::CLONE_NEWIPC) }, Stage::UnshareIpc, 0);
     // SAFETY: close takes an integer; the pidfd is not needed any more.
     unsafe { libc::close(FD_HOLDER) };
-    become_sandbox_id(plan);
+    // The shim keeps the runner's host identity (unmapped here, so it owns nothing in the
+    // environment): the program, which takes the sandbox id in its own pre-exec steps, can
+    // then neither signal nor ptrace the shim that watches it. Not dumpable either. Its
+    // parent-death signal (set in the prologue) stays, since no id changes here.
+    // Orphans of the run are re-parented to the shim, not to the holder: it reaps them
+    // all, as a cold init does, and none of their figures reach the holder.
+    // SAFETY: prctl takes integers only.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    let mut pfd = libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll reads and writes the one pollfd on this stack; _exit ends the process.
+    unsafe {
+        if libc::poll(&mut pfd, 1, 0) > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            libc::_exit(125);
+        }
+    }
     // setns put us at the environment's root; the program starts in its work directory.
     // SAFETY: chdir reads a NUL-terminated path owned by the plan.
     check(unsafe { libc::chdir(plan.workdir.as_ptr()) }, Stage::Chdir, 2);
@@ -399,7 +416,8 @@ unsafe fn shim_main(plan: &ChildPlan) -> ! {
     // SAFETY: we are the child, in the run's cgroup, with the plan's program data.
     let pid = unsafe { start_program(plan) };
     // From here exactly as a cold init: kill(-1) reaches every process of the namespace but
-    // its pid 1 (the holder) and us, so nothing of the run outlives the shim.
+    // its pid 1 (the holder) and us, and as the run's subreaper we reap them all, so
+    // nothing of the run outlives the shim.
     reap_and_report(pid, usage_fd)
 }
 
@@ -668,12 +686,13 @@ fn holder_loop(plan: &ChildPlan) -> ! {
         fail(Stage::Mount, 1000 + index, e);
     }
     send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
-    // SIGCHLD through a signalfd: every signal stays blocked in pid 1 (see init_main).
-    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset write into it; signalfd reads it.
+    // Every signal through a signalfd (they all stay blocked in pid 1, see init_main): a
+    // blocked signal is queued even for a pid 1, so each one is read and dropped at once,
+    // and none stays pending for a later run to see in /proc/1/status.
+    // SAFETY: sigset_t is plain data; sigfillset writes into it; signalfd reads it.
     let sfd = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigfillset(&mut set);
         libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
     };
     loop {
@@ -688,9 +707,7 @@ fn holder_loop(plan: &ChildPlan) -> ! {
             unsafe { libc::_exit(124) };
         }
         if pfds[1].revents != 0 || sfd < 0 {
-            let mut info = [0u8; 128];
-            // SAFETY: read writes at most 128 bytes (one signalfd_siginfo) into `info`.
-            while sfd >= 0 && unsafe { libc::read(sfd, info.as_mut_ptr() as *mut c_void, 128) } > 0 {}
+            drain_signals(sfd);
             reap_nohang();
         }
         if pfds[0].revents == 0 {
@@ -714,11 +731,27 @@ fn holder_loop(plan: &ChildPlan) -> ! {
             },
             HOLDER_RESET => {
                 let (ok, killed) = reset(plan);
+                drain_signals(sfd);
+                let ok = ok && sfd >= 0 && no_signal_pending();
                 send(&Msg { kind: MSG_RESET, v: [ok as i64, killed, 0, 0, 0], ..Default::default() }, -1);
             }
             _ => {}
         }
     }
+}
+
+/// Reads and drops every queued signal.
+fn drain_signals(sfd: c_int) {
+    let mut info = [0u8; 128];
+    // SAFETY: read writes at most 128 bytes (one signalfd_siginfo) into `info`.
+    while sfd >= 0 && unsafe { libc::read(sfd, info.as_mut_ptr() as *mut c_void, 128) } > 0 {}
+}
+
+/// Whether no signal is pending for the holder (rt_sigpending).
+fn no_signal_pending() -> bool {
+    let mut set = 0u64;
+    // SAFETY: rt_sigpending writes 8 bytes of signal set into `set`.
+    unsafe { libc::syscall(libc::SYS_rt_sigpending, &mut set as *mut u64, 8usize) == 0 && set == 0 }
 }
 
 /// Reaps every child that has exited, without waiting.
@@ -1081,6 +1114,23 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         let empty = 0u64;
         libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty, std::ptr::null::<u64>(), 8usize);
 
+        // A warm run's shim kept the runner's host identity (see shim_main): the program
+        // takes the sandbox id here, as a cold init took it for the whole run. Raw syscalls
+        // (see become_sandbox_id).
+        if plan.role == Role::Shim {
+            if plan.clear_groups && libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0 {
+                return fail(Stage::Setgroups, 0, errno());
+            }
+            let id = plan.inside_id;
+            if libc::syscall(libc::SYS_setresgid, id, id, id) < 0 {
+                return fail(Stage::Setresgid, 0, errno());
+            }
+            if libc::syscall(libc::SYS_setresuid, id, id, id) < 0 {
+                return fail(Stage::Setresuid, 0, errno());
+            }
+            // The id change cleared the parent-death signal: the shim's death ends us.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
+        }
         // Init works with umask 0; the program gets the usual 022.
         libc::umask(0o022);
         for (i, fd) in [FD_STDIN, FD_STDOUT, FD_STDERR].iter().enumerate() {

@@ -408,17 +408,27 @@ fn in_pid_namespace_of<T>(pidfd: &OwnedFd, f: impl FnOnce() -> Result<T, String>
         .get_or_init(|| std::fs::File::open("/proc/self/ns/pid").ok().map(OwnedFd::from))
         .as_ref()
         .ok_or("cannot open /proc/self/ns/pid")?;
+    // Every signal blocked for the whole window: a handler of the embedder's that forked
+    // here would put a host process into the environment.
+    let all = nix::sys::signal::SigSet::all();
+    let mut old = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old));
     // SAFETY: setns takes two fds and a flag.
-    if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
-        return Err(format!("setns(the environment's pid namespace) => {}", sys::errno_name_last()));
-    }
-    let out = f();
-    // SAFETY: as above. Back to our own pid namespace (always allowed: it is this
-    // process's active one). If it failed, later clones of this thread would land in the
-    // environment: that must not happen, so it is fatal.
-    if unsafe { libc::setns(ours.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
-        panic!("sandbox: cannot restore this thread's pid namespace: {}", sys::errno_name_last());
-    }
+    let out = if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+        Err(format!("setns(the environment's pid namespace) => {}", sys::errno_name_last()))
+    } else {
+        let out = f();
+        // SAFETY: as above. Back to our own pid namespace (always allowed: it is this
+        // process's active one). If that failed, later forks of this thread would land in
+        // the environment: that must never happen, so the process ends here (abort, not
+        // a panic that a caller could catch and carry on from).
+        if unsafe { libc::setns(ours.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+            eprintln!("sandbox: cannot restore this thread's pid namespace: {}", sys::errno_name_last());
+            std::process::abort();
+        }
+        out
+    };
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&old), None);
     out
 }
 

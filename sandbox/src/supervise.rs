@@ -146,6 +146,13 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
     while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
         on_message(&m, None, &mut ending);
     }
+    if let Some(orders) = holder {
+        // A warm run's shim is gone (normally after killing the rest itself): the holder
+        // kills whatever might be left before the streams are read to their end, so no
+        // process can hold them open.
+        // SAFETY: writes one byte from a literal to the holder's pipe, open for the run.
+        unsafe { libc::write(orders, [child::HOLDER_KILL].as_ptr() as *const libc::c_void, 1) };
+    }
     ending.t_end = sys::now_ns();
     // Every process of the run is gone once init is: read what is left in the pipes.
     let over = streams.over;

@@ -24,8 +24,14 @@
 //! signal state. The one thing a run can see of an earlier one is how far pid numbers
 //! have advanced.
 //!
-//! Warm environments need root and cgroups; they take no writable binds and never write
-//! the box back.
+//! Warm environments need root and cgroups; they take no writable binds, never write the
+//! box back, and run only under a seccomp policy that closes the kernel's keyrings (which
+//! are not namespaced).
+//!
+//! Known traces of earlier runs of the same environment (an environment belongs to one
+//! submitter): how far pid numbers have advanced, and the shared network namespace's
+//! counters (/proc/net/snmp). A judge that must not let tests of one submission signal
+//! each other even that way runs them cold.
 
 use crate::cgroup::{self, CgroupLimits, Layout, RunCgroup};
 use crate::child::{self, ChildPlan, FreshMount, MountOp};
@@ -145,18 +151,32 @@ impl Environment {
             self.holder = Some(Holder::make(&self.base)?);
             self.made += 1;
         }
-        let holder = self.holder.as_ref().expect("made above");
-        let outcome = run_in_holder(cfg, holder, cancel, start);
+        // Taken out for the run: if anything below panics, the holder is dropped (killed)
+        // on the way out instead of being reused unreset.
+        let holder = self.holder.take().expect("made above");
+        let outcome = run_in_holder(cfg, &holder, cancel, start);
+        // A holder that died during the run (its creating thread exited) took the run
+        // with it: that is the sandbox's failure, not the program's.
+        let died = sys::pidfd_exited(&holder.pidfd);
         // Reset now, so that nothing of this run lingers until the next one; a reset that
         // fails throws the holder away.
-        let clean = holder.reset();
-        if !matches!(clean, Ok(true)) {
-            if let Err(e) = &clean {
-                tracing::warn!("warm environment reset failed ({e}); it is made anew for the next run");
+        let clean = if died { Err("the holder died".to_string()) } else { holder.reset() };
+        match clean {
+            Ok(true) => self.holder = Some(holder),
+            Ok(false) | Err(_) => {
+                if let Err(e) = &clean {
+                    tracing::warn!("warm environment reset failed ({e}); it is made anew for the next run");
+                }
+                drop(holder);
             }
-            self.holder = None;
         }
         let mut report = outcome?;
+        if died {
+            report = Report::setup_error(
+                "the warm environment's holder died during the run (the thread that made the environment exited?)"
+                    .into(),
+            );
+        }
         report.enforced.insert(
             "environment".into(),
             format!("warm (holder #{}; /tmp, /dev/shm, processes, IPC and cgroup fresh for each run)", self.made),
@@ -178,6 +198,19 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
         SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
         SeccompChoice::Inline(p) => Some(p.clone()),
     };
+    // The kernel's keyrings are not namespaced: the environment's uid keeps its keyrings
+    // from run to run, so a warm run needs a policy that closes them.
+    let closed = |name: &str| {
+        policy
+            .as_ref()
+            .is_some_and(|p| p.rules.iter().any(|r| r.args.is_empty() && r.syscalls.iter().any(|s| s == name)))
+    };
+    if !["keyctl", "add_key", "request_key"].into_iter().all(closed) {
+        return Err(Error::config(
+            "a warm run needs a seccomp policy that blocks keyctl, add_key and request_key \
+             (the keyrings of the environment's uid would carry over between runs); run it cold",
+        ));
+    }
     let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
     let compiled = match &policy {
         Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,

@@ -155,6 +155,26 @@ fn a_dead_holder_is_replaced_and_a_dropped_environment_leaves_nothing() {
 }
 
 #[test]
+fn the_program_can_signal_neither_its_shim_nor_the_holder_for_later() {
+    let mut bed = Bed::new();
+    // The shim that watches the run is not the program's to kill.
+    let r = bed.sh("kill -9 $PPID; echo $?; kill -USR1 1; kill -USR2 1; kill -TERM 1; echo sent");
+    assert_eq!(out(&r), "1\nsent", "{r:?}");
+    // Signals sent to the holder were dropped, not left queued for the next run to see.
+    let seen = out(&bed.sh("grep -E '^(SigQ|ShdPnd|SigPnd)' /proc/1/status"));
+    assert!(seen.contains("SigQ:\t0/") && seen.contains("ShdPnd:\t0000000000000000"), "{seen}");
+}
+
+#[test]
+fn a_policy_that_leaves_the_keyrings_open_is_refused_warm() {
+    let mut bed = Bed::new();
+    let mut c = sh(&bed.dir, "true");
+    c.seccomp("none");
+    let err = c.run_in(&mut bed.env).unwrap_err();
+    assert!(err.to_string().contains("keyrings"), "{err}");
+}
+
+#[test]
 fn a_run_with_another_environment_part_is_refused() {
     let mut bed = Bed::new();
     let other = tempfile::tempdir().unwrap();
