@@ -95,15 +95,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     let start = sys::now_ns();
     let root_mode = nix::unistd::geteuid().is_root();
     validate::check(cfg)?;
-    let policy = match &cfg.seccomp {
-        SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
-        SeccompChoice::Inline(p) => Some(p.clone()),
-    };
-    let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
-    let compiled = match &policy {
-        Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,
-        None => Vec::new(),
-    };
+    let (policy, compiled) = load_policy(cfg)?;
     let layout_owned;
     let layout: &Layout = match &cfg.cgroup_parent {
         Some(p) => {
@@ -155,21 +147,9 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     let lent_fds: Vec<RawFd> = lent.as_ref().map(|l| l.mount_fd()).into_iter().collect();
     let result =
         run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start, None);
-    let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
-    let peak_source = cg.as_ref().map(|c| c.peak_source());
-    let stats = cg.as_ref().map(|c| c.stats());
-    if let Some(cg) = cg.as_mut() {
-        if let Err(e) = cg.destroy() {
-            tracing::warn!("removing the run's cgroup: {e}");
-        }
-    }
-    let mut ending = match result {
-        Ok(ending) => ending,
-        Err(message) => {
-            let mut r = Report::setup_error(message);
-            r.cgroup = cg_version;
-            return Ok(r);
-        }
+    let (mut ending, stats, peak_source) = match close_cgroup(cg.as_mut(), result) {
+        Ok(closed) => closed,
+        Err(report) => return Ok(*report),
     };
     // Every process of the run is gone: what it left in the scratch is safe to read.
     if let Some(lent) = &lent {
@@ -201,6 +181,45 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         report.enforced.insert("host_id".into(), format!("{host_id} (this run's own unprivileged host uid/gid)"));
     }
     Ok(report)
+}
+
+/// The run's seccomp policy and its compiled programs (compiled once per process).
+pub(crate) fn load_policy(cfg: &RunConfig) -> Result<(Option<Policy>, Vec<seccomp::CompiledFilter>), Error> {
+    let policy = match &cfg.seccomp {
+        SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
+        SeccompChoice::Inline(p) => Some(p.clone()),
+    };
+    let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
+    let compiled = match &policy {
+        Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,
+        None => Vec::new(),
+    };
+    Ok((policy, compiled))
+}
+
+/// What a run's cgroup held, read before the cgroup is removed.
+pub(crate) type Closed =
+    (Ending, Option<std::io::Result<cgroup::CgroupStats>>, Option<crate::report::PeakMemorySource>);
+
+/// After a run: reads the cgroup's figures, removes it, and gives the ending with them, or
+/// the setup-error report of a run that could not start.
+pub(crate) fn close_cgroup(cg: Option<&mut RunCgroup>, result: Result<Ending, String>) -> Result<Closed, Box<Report>> {
+    let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
+    let peak_source = cg.as_ref().map(|c| c.peak_source());
+    let stats = cg.as_ref().map(|c| c.stats());
+    if let Some(cg) = cg {
+        if let Err(e) = cg.destroy() {
+            tracing::warn!("removing the run's cgroup: {e}");
+        }
+    }
+    match result {
+        Ok(ending) => Ok((ending, stats, peak_source)),
+        Err(message) => {
+            let mut r = Report::setup_error(message);
+            r.cgroup = cg_version;
+            Err(Box::new(r))
+        }
+    }
 }
 
 /// A warm environment a run joins instead of making its own namespaces (see `warm`).

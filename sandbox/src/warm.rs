@@ -35,12 +35,11 @@
 
 use crate::cgroup::{self, CgroupLimits, Layout, RunCgroup};
 use crate::child::{self, ChildPlan, FreshMount, MountOp};
-use crate::config::{RunConfig, SeccompChoice, SANDBOX_ID};
+use crate::config::{RunConfig, SANDBOX_ID};
 use crate::hostids::{self, Lease};
 use crate::lend::Lent;
 use crate::plan::{self, Lending, MountSpec};
-use crate::report::{CgroupVersion, Report};
-use crate::seccomp::Policy;
+use crate::report::Report;
 use crate::spawn::{self, Cancel, Join};
 use crate::streams::Streams;
 use crate::{state, sys, validate, Error};
@@ -194,10 +193,7 @@ fn layout_of(cfg: &RunConfig) -> (Layout, bool) {
 
 /// One run through a shim in `holder`'s namespaces.
 fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, start: i64) -> Result<Report, Error> {
-    let policy = match &cfg.seccomp {
-        SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
-        SeccompChoice::Inline(p) => Some(p.clone()),
-    };
+    let (policy, compiled) = spawn::load_policy(cfg)?;
     // The kernel's keyrings are not namespaced: the environment's uid keeps its keyrings
     // from run to run, so a warm run needs a policy that closes them.
     let closed = |name: &str| {
@@ -211,11 +207,6 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
              (the keyrings of the environment's uid would carry over between runs); run it cold",
         ));
     }
-    let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
-    let compiled = match &policy {
-        Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,
-        None => Vec::new(),
-    };
     let (layout, _) = layout_of(cfg);
     let stdin_file = validate::open_stdin(cfg)?;
     // The per-run part of the plan (argv, environment, rlimits, landlock); its mount steps
@@ -255,21 +246,9 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
         start,
         Some(&join),
     );
-    let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
-    let peak_source = cg.as_ref().map(|c| c.peak_source());
-    let stats = cg.as_ref().map(|c| c.stats());
-    if let Some(cg) = cg.as_mut() {
-        if let Err(e) = cg.destroy() {
-            tracing::warn!("removing the run's cgroup: {e}");
-        }
-    }
-    let mut ending = match result {
-        Ok(ending) => ending,
-        Err(message) => {
-            let mut r = Report::setup_error(message);
-            r.cgroup = cg_version;
-            return Ok(r);
-        }
+    let (mut ending, stats, peak_source) = match spawn::close_cgroup(cg.as_mut(), result) {
+        Ok(closed) => closed,
+        Err(report) => return Ok(*report),
     };
     // What this run wrote to the box is the overlay's upper layer, seen through the
     // holder's root (every process of the run is dead; the holder resets it afterwards).
