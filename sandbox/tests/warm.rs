@@ -109,7 +109,7 @@ fn a_fork_bomb_and_a_memory_hog_leave_the_next_run_a_fresh_cgroup() {
     hog.memory(64 << 20).box_dir(dir.path()).write_back(false);
     assert_eq!(hog.run_in(&mut env).unwrap().status, Status::MemoryLimit);
     let mut spin = c_probe(&["spin"]);
-    spin.cpu_time(Duration::from_millis(200)).box_dir(dir.path()).write_back(false);
+    spin.cpu_time(Duration::from_secs(1)).box_dir(dir.path()).write_back(false);
     assert_eq!(spin.run_in(&mut env).unwrap().status, Status::TimeLimit);
     // The next run starts from zero: it forks exactly as many as a cold run may, its peak
     // and CPU are its own, and nothing says OOM.
@@ -124,7 +124,9 @@ fn a_fork_bomb_and_a_memory_hog_leave_the_next_run_a_fresh_cgroup() {
     quiet.box_dir(dir.path()).write_back(false);
     let r = quiet.run_in(&mut env).unwrap();
     assert_eq!(r.status, Status::Ok, "{r:?}");
-    assert!(!r.oom_killed && r.peak_memory_bytes < 16 << 20 && r.cpu_time_us < 100_000, "{r:?}");
+    // (Half the spin's second: far above a quiet run's CPU even under emulation in the VM
+    // test bed, where it is ~120 ms, and far below what a carried-over count would show.)
+    assert!(!r.oom_killed && r.peak_memory_bytes < 16 << 20 && r.cpu_time_us < 500_000, "{r:?}");
 }
 
 #[test]
