@@ -148,7 +148,12 @@ fn a_dead_holder_is_replaced_and_a_dropped_environment_leaves_nothing() {
     let pid = bed.env.holder_pid().unwrap();
     // SAFETY: kill with a pid and a signal number.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    std::thread::sleep(Duration::from_millis(50));
+    // Dead (a zombie until the environment reaps it) before the next run starts.
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(start.elapsed() < Duration::from_secs(10), "the holder did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(out(&bed.sh("echo two")), "two", "made anew");
     assert_eq!(bed.env.generation(), 2);
     let pid = bed.env.holder_pid().unwrap();
