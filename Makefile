@@ -24,7 +24,7 @@ build: ## Build everything (debug)
 release: ## Build the runner binary optimized: target/release/runner
 	$(CARGO) build --release -p runner-cli
 
-test: ## Run every test, then the sandbox's status, isolation, hardening and accuracy cases again warm; kernel tests need root, as in CI
+test: deps languages ## Run every test (after installing what they need), then the sandbox's cases again warm; needs root, as in CI
 	$(CARGO) test --workspace --no-fail-fast
 	SANDBOX_TEST_WARM=1 $(CARGO) test -p sandbox --no-fail-fast --test statuses --test isolation --test hardening --test accuracy
 
