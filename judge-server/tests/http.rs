@@ -3,10 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::{decode, get, post, start, start_with, venv};
+use common::{decode, get, poll, post, start, start_with, venv, Server};
 
 const APLUSB: &str = "a, b = map(int, input().split())\nprint(a + b)\n";
 
@@ -41,15 +41,14 @@ fn native_submissions_are_judged_waited_for_polled_and_streamed() {
     assert_eq!(v["status"], "queued");
     let id = v["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let start = Instant::now();
-    let done = loop {
+    let done = poll(Duration::from_secs(60), "never finished", || {
         let (_, v) = get(&s, &format!("/v1/submissions/{id}"));
         if v["status"] == "done" {
-            break v;
+            Ok(v)
+        } else {
+            Err(v.to_string())
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "never finished: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     assert_eq!(done["verdict"], "wrong_answer", "{done}");
     assert_eq!(done["first_failed"], "2");
     assert_eq!(done["tests"].as_array().unwrap().len(), 2, "fail-fast: {done}");
@@ -263,18 +262,17 @@ fn the_judge0_api_judges_with_judge0s_statuses() {
     assert_eq!(code, 201, "{v}");
     let token = v[0]["token"].as_str().unwrap().to_string();
     assert!(v[1].get("language_id").is_some(), "per-entry error: {v}");
-    let start = Instant::now();
-    loop {
+    let b = poll(Duration::from_secs(60), "the batch never finished", || {
         let (_, b) = get(&s, &format!("/submissions/batch?tokens={token},nope&fields=status,stdout"));
-        let st = b["submissions"][0]["status"]["id"].as_u64().unwrap();
         assert!(b["submissions"][1].is_null());
-        if st > 2 {
-            assert_eq!((st, b["submissions"][0]["stdout"].as_str()), (3, Some("x\n")), "{b}");
-            break;
+        if b["submissions"][0]["status"]["id"].as_u64().unwrap() > 2 {
+            Ok(b)
+        } else {
+            Err(b.to_string())
         }
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
+    let st = b["submissions"][0]["status"]["id"].as_u64();
+    assert_eq!((st, b["submissions"][0]["stdout"].as_str()), (Some(3), Some("x\n")), "{b}");
 }
 
 /// The official Judge0 Python client (from PyPI, in a virtual environment) drives the
@@ -426,16 +424,15 @@ fn launch_on(db: &std::path::Path, extra: &[&str], log: Option<&std::path::Path>
 
 /// Polls a submission until it is finished; returns it.
 fn wait_done(base: &str, id: &str) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
+    poll(Duration::from_secs(120), &format!("{id} never finished"), || {
         let (code, v) = decode(ureq::get(&format!("{base}/v1/submissions/{id}")).call());
         assert_eq!(code, 200, "{id} lost: {v}");
         if v["status"] == "done" || v["status"] == "error" {
-            return v;
+            Ok(v)
+        } else {
+            Err(v.to_string())
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "{id} never finished: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 /// SIGTERM with one submission running and one queued: the running one finishes within the
@@ -455,11 +452,14 @@ fn sigterm_finishes_running_work_keeps_the_queue_and_old_results_are_purged() {
         serde_json::json!({"language": "bash", "source": "echo 2", "tests": [{"stdin": "", "expected_output": "2"}]});
     let (_, v) = decode(ureq::post(&format!("{base}/v1/submissions")).send_json(quick));
     let queued = v["id"].as_str().unwrap().to_string();
-    let start = Instant::now();
-    while decode(ureq::get(&format!("{base}/v1/submissions/{running}")).call()).1["status"] == "queued" {
-        assert!(start.elapsed() < Duration::from_secs(20), "never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll(Duration::from_secs(20), "never started", || {
+        let (_, v) = decode(ureq::get(&format!("{base}/v1/submissions/{running}")).call());
+        if v["status"] == "queued" {
+            Err(v.to_string())
+        } else {
+            Ok(())
+        }
+    });
     // SAFETY: kill with our own child's pid and a signal number.
     unsafe { libc_kill(first.id() as i32, 15) };
     let status = first.wait().unwrap();
@@ -481,11 +481,14 @@ fn sigterm_finishes_running_work_keeps_the_queue_and_old_results_are_purged() {
 
     std::thread::sleep(Duration::from_millis(1100));
     let (mut third, base) = launch_on(&db, &["--keep-results", "1s"], None);
-    let start = Instant::now();
-    while decode(ureq::get(&format!("{base}/v1/submissions/{running}")).call()).0 != 404 {
-        assert!(start.elapsed() < Duration::from_secs(10), "never purged");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll(Duration::from_secs(10), "never purged", || {
+        let (code, v) = decode(ureq::get(&format!("{base}/v1/submissions/{running}")).call());
+        if code == 404 {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    });
     third.kill().unwrap();
     third.wait().unwrap();
 }
@@ -569,6 +572,36 @@ fn receiver(failures: usize) -> (String, Seen) {
     (url, seen)
 }
 
+/// The submission once its callback is in `state`.
+fn callback_in(s: &Server, id: &str, state: &str) -> Result<serde_json::Value, String> {
+    let (_, v) = get(s, &format!("/v1/submissions/{id}"));
+    if v["callback"]["state"] == state {
+        Ok(v)
+    } else {
+        Err(v.to_string())
+    }
+}
+
+/// Whether the submission has `status` (its state otherwise).
+fn status_is(s: &Server, id: &str, status: &str) -> Result<(), String> {
+    let (_, v) = get(s, &format!("/v1/submissions/{id}"));
+    if v["status"] == status {
+        Ok(())
+    } else {
+        Err(v.to_string())
+    }
+}
+
+/// Whether a receiver has seen `n` requests.
+fn requests_at_least(seen: &Seen, n: usize) -> Result<(), String> {
+    let got = seen.lock().unwrap().len();
+    if got >= n {
+        Ok(())
+    } else {
+        Err(format!("{got} requests"))
+    }
+}
+
 fn hmac_hex(key: &str, body: &str) -> String {
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
@@ -599,16 +632,8 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     );
     assert_eq!(code, 202, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
-    let start = Instant::now();
-    loop {
-        let (_, v) = get(&s, &format!("/v1/submissions/{id}"));
-        if v["callback"]["state"] == "delivered" {
-            assert_eq!(v["callback"]["attempts"], 3, "{v}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "not delivered: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let v = poll(Duration::from_secs(30), "not delivered", || callback_in(&s, &id, "delivered"));
+    assert_eq!(v["callback"]["attempts"], 3, "{v}");
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 3, "two failures, then delivered");
     let (method, headers, body) = &got[2];
@@ -628,17 +653,9 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     let (code, v) = decode(ureq::post(&format!("{}/submissions", s.base)).send_json(body));
     assert_eq!(code, 201, "{v}");
     let token = v["token"].as_str().unwrap().to_string();
-    let start = Instant::now();
-    loop {
-        let (_, v) = get(&s, &format!("/v1/submissions/{token}"));
-        if v["callback"]["state"] == "dead" {
-            assert_eq!(v["callback"]["attempts"], 4, "{v}");
-            assert!(v["callback"]["last_error"].as_str().unwrap().contains("500"), "{v}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "never dead: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let v = poll(Duration::from_secs(30), "never dead", || callback_in(&s, &token, "dead"));
+    assert_eq!(v["callback"]["attempts"], 4, "{v}");
+    assert!(v["callback"]["last_error"].as_str().unwrap().contains("500"), "{v}");
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 4);
     assert_eq!(got[0].0, "PUT", "Judge0 callbacks are PUT");
@@ -653,11 +670,7 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     assert_eq!((listed[0]["id"].as_str(), listed[0]["method"].as_str()), (Some(token.as_str()), Some("PUT")));
     let (code, v) = post(&s, &format!("/v1/callbacks/{token}/retry"), serde_json::json!({}));
     assert_eq!(code, 202, "{v}");
-    let start = Instant::now();
-    while seen.lock().unwrap().len() < 8 {
-        assert!(start.elapsed() < Duration::from_secs(30), "not re-sent");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll(Duration::from_secs(30), "not re-sent", || requests_at_least(&seen, 8));
     let (code, _) = post(&s, &format!("/v1/callbacks/{id}/retry"), serde_json::json!({}));
     assert_eq!(code, 404, "a delivered callback is no dead letter");
 
@@ -666,11 +679,7 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
     let batch = serde_json::json!({"submissions": [{"source_code": "echo b", "language_id": 46, "callback_url": url}]});
     let (code, v) = decode(ureq::post(&format!("{}/submissions/batch", s.base)).send_json(batch));
     assert_eq!(code, 201, "{v}");
-    let start = Instant::now();
-    while seen.lock().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the batch's callback never came");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll(Duration::from_secs(30), "the batch's callback never came", || requests_at_least(&seen, 1));
     let got = seen.lock().unwrap().clone();
     assert_eq!((got[0].0.as_str(), Some(got[0].1["x-callback-id"].as_str())), ("PUT", v[0]["token"].as_str()));
 }
@@ -751,14 +760,7 @@ fn a_full_queue_answers_503_and_the_server_stops_cleanly_on_sigterm() {
     // SIGTERM: stop accepting, exit 0; what was queued stays for the next start.
     // SAFETY: kill with our own child's pid and a signal number.
     unsafe { libc_kill(s.child.id() as i32, 15) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(start.elapsed() < Duration::from_secs(15), "did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = poll(Duration::from_secs(15), "did not stop", || s.child.try_wait().unwrap().ok_or("running".into()));
     assert_eq!(status.code(), Some(0));
 }
 
@@ -820,11 +822,7 @@ fn a_submission_is_cancelled_while_queued_or_while_it_runs() {
     let running = v["id"].as_str().unwrap().to_string();
     let (_, v) = post(&s, "/v1/submissions", slow(1));
     let queued = v["id"].as_str().unwrap().to_string();
-    let start = Instant::now();
-    while get(&s, &format!("/v1/submissions/{running}")).1["status"] != "running" {
-        assert!(start.elapsed() < Duration::from_secs(20), "never ran");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll(Duration::from_secs(20), "never ran", || status_is(&s, &running, "running"));
     let delete = |id: &str| decode(ureq::delete(&format!("{}/v1/submissions/{id}", s.base)).call());
     // Queued: cancelled at once, never run.
     let (code, v) = delete(&queued);
@@ -832,15 +830,7 @@ fn a_submission_is_cancelled_while_queued_or_while_it_runs() {
     // Running: its sandbox run is killed; it ends long before its 8 s sleep would.
     let (code, v) = delete(&running);
     assert_eq!((code, v["status"].as_str()), (202, Some("cancelling")), "{v}");
-    let start = Instant::now();
-    loop {
-        let (_, v) = get(&s, &format!("/v1/submissions/{running}"));
-        if v["status"] == "cancelled" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(4), "still {v}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll(Duration::from_secs(4), "not cancelled in time", || status_is(&s, &running, "cancelled"));
     // The worker is free again and the cancelled one was never judged.
     let (code, v) = post(&s, "/v1/submissions?wait=true", slow(0));
     assert_eq!((code, v["verdict"].as_str()), (200, Some("accepted")), "{v}");

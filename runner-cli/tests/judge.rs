@@ -23,6 +23,11 @@ fn judge(args: &[&str]) -> Output {
     runner().arg("judge").args(args).output().unwrap()
 }
 
+/// `runner judge --lang LANG SOL --tests TESTS EXTRA...`.
+fn judge_sol(lang: &str, sol: &Path, tests: &Path, extra: &[&str]) -> Output {
+    runner().args(["judge", "--lang", lang]).arg(sol).arg("--tests").arg(tests).args(extra).output().unwrap()
+}
+
 const LANGUAGES: [&str; 9] = ["c", "cpp", "cpp20", "python3", "java", "javascript", "rust", "go", "bash"];
 
 #[test]
@@ -125,19 +130,18 @@ fn every_language_is_accepted_on_a_plus_b() {
 fn judging_stops_at_the_first_failure_and_runs_tests_in_natural_order() {
     let sol = corpus().join("aplusb/solutions/c/wrong_answer-off-by-one.c");
     let tests = corpus().join("aplusb/tests");
-    let out = judge(&["--json", "--lang", "c", sol.to_str().unwrap(), "--tests", tests.to_str().unwrap()]);
+    let out = judge_sol("c", &sol, &tests, &["--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["verdict"], "wrong_answer");
     assert_eq!(v["first_failed"], "2");
     assert_eq!(v["tests"].as_array().unwrap().len(), 2, "exactly two tests ran: {v}");
     assert!(v["tests"][1].get("diff").is_none(), "tests' contents are not shown unless asked");
-    let out = judge(&["--json", "--all", "--lang", "c", sol.to_str().unwrap(), "--tests", tests.to_str().unwrap()]);
+    let out = judge_sol("c", &sol, &tests, &["--json", "--all"]);
     let v = json(&out);
     let names: Vec<&str> = v["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]);
-    let out =
-        judge(&["--json", "--show-diff", "--lang", "c", sol.to_str().unwrap(), "--tests", tests.to_str().unwrap()]);
+    let out = judge_sol("c", &sol, &tests, &["--json", "--show-diff"]);
     assert!(json(&out)["tests"][1]["diff"]["line"].is_number());
 }
 
@@ -158,16 +162,7 @@ fn checkers_tell_spacing_from_wrong_answers() {
     ];
     for (file, checker, want) in cases {
         let sol = dir.join("solutions/python3").join(file);
-        let out = judge(&[
-            "--json",
-            "--lang",
-            "python3",
-            sol.to_str().unwrap(),
-            "--tests",
-            tests.to_str().unwrap(),
-            "--checker",
-            checker,
-        ]);
+        let out = judge_sol("python3", &sol, &tests, &["--json", "--checker", checker]);
         assert_eq!(json(&out)["verdict"], want, "{file} under {checker}");
     }
 }
@@ -176,12 +171,12 @@ fn checkers_tell_spacing_from_wrong_answers() {
 fn an_icpc_package_with_its_output_validator_is_judged_as_it_is() {
     let pkg = corpus().join("aplusb-icpc");
     let good = corpus().join("aplusb/solutions/c/accepted.c");
-    let out = judge(&["--json", "--lang", "c", good.to_str().unwrap(), "--tests", pkg.to_str().unwrap()]);
+    let out = judge_sol("c", &good, &pkg, &["--json"]);
     let v = json(&out);
     assert_eq!(v["verdict"], "accepted", "{v}");
     assert!(v["tests"][0]["name"].as_str().unwrap().starts_with("sample/"), "samples first: {v}");
     let bad = corpus().join("aplusb/solutions/c/wrong_answer-off-by-one.c");
-    let out = judge(&["--json", "--lang", "c", bad.to_str().unwrap(), "--tests", pkg.to_str().unwrap()]);
+    let out = judge_sol("c", &bad, &pkg, &["--json"]);
     let v = json(&out);
     assert_eq!(v["verdict"], "wrong_answer", "{v}");
     assert!(v["tests"].as_array().unwrap().last().unwrap()["message"].as_str().unwrap().contains("expected"), "{v}");
@@ -192,28 +187,10 @@ fn a_testlib_checker_decides_and_its_message_is_kept() {
     let checker = corpus().join("aplusb-checker/checker.c");
     let tests = corpus().join("aplusb/tests");
     let good = corpus().join("aplusb/solutions/python3/accepted.py");
-    let out = judge(&[
-        "--json",
-        "--lang",
-        "python3",
-        good.to_str().unwrap(),
-        "--tests",
-        tests.to_str().unwrap(),
-        "--checker",
-        checker.to_str().unwrap(),
-    ]);
+    let out = judge_sol("python3", &good, &tests, &["--json", "--checker", checker.to_str().unwrap()]);
     assert_eq!(json(&out)["verdict"], "accepted", "{}", String::from_utf8_lossy(&out.stderr));
     let bad = corpus().join("aplusb/solutions/python3/wrong_answer-off-by-one.py");
-    let out = judge(&[
-        "--json",
-        "--lang",
-        "python3",
-        bad.to_str().unwrap(),
-        "--tests",
-        tests.to_str().unwrap(),
-        "--checker",
-        checker.to_str().unwrap(),
-    ]);
+    let out = judge_sol("python3", &bad, &tests, &["--json", "--checker", checker.to_str().unwrap()]);
     let v = json(&out);
     assert_eq!(v["verdict"], "wrong_answer");
     assert!(v["tests"][1]["message"].as_str().unwrap().contains("sum"), "{v}");
@@ -225,16 +202,7 @@ fn junit_has_one_testcase_per_test_and_a_failure_for_the_failed_one() {
     let file = dir.path().join("report.xml");
     let sol = corpus().join("aplusb/solutions/c/wrong_answer-off-by-one.c");
     let tests = corpus().join("aplusb/tests");
-    let out = judge(&[
-        "--all",
-        "--lang",
-        "c",
-        sol.to_str().unwrap(),
-        "--tests",
-        tests.to_str().unwrap(),
-        "--junit",
-        file.to_str().unwrap(),
-    ]);
+    let out = judge_sol("c", &sol, &tests, &["--all", "--junit", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let xml = std::fs::read_to_string(&file).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 12, "{xml}");
@@ -292,18 +260,7 @@ fn a_built_python_image_judges_with_only_its_own_toolchain() {
     assert!(img["bytes"].as_u64().unwrap() > 50 << 20, "{img}");
     let sol = corpus().join("aplusb/solutions/python3/accepted.py");
     let tests = corpus().join("aplusb/tests");
-    let out = judge(&[
-        "--json",
-        "--lang",
-        "python3",
-        sol.to_str().unwrap(),
-        "--tests",
-        tests.to_str().unwrap(),
-        "--rootfs",
-        "python3",
-        "--rootfs-cache",
-        cache_s,
-    ]);
+    let out = judge_sol("python3", &sol, &tests, &["--json", "--rootfs", "python3", "--rootfs-cache", cache_s]);
     assert_eq!(json(&out)["verdict"], "accepted", "{}", String::from_utf8_lossy(&out.stderr));
     // Inside, the host's other toolchains are gone: no gcc in the image.
     let probe = tempfile::tempdir().unwrap();
@@ -312,18 +269,7 @@ fn a_built_python_image_judges_with_only_its_own_toolchain() {
     let one = tempfile::tempdir().unwrap();
     std::fs::write(one.path().join("1.in"), "").unwrap();
     std::fs::write(one.path().join("1.out"), "3\n").unwrap();
-    let out = judge(&[
-        "--json",
-        "--lang",
-        "python3",
-        p.to_str().unwrap(),
-        "--tests",
-        one.path().to_str().unwrap(),
-        "--rootfs",
-        "python3",
-        "--rootfs-cache",
-        cache_s,
-    ]);
+    let out = judge_sol("python3", &p, one.path(), &["--json", "--rootfs", "python3", "--rootfs-cache", cache_s]);
     assert_eq!(json(&out)["verdict"], "accepted", "gcc is visible inside the python3 image");
 }
 
@@ -344,18 +290,7 @@ fn a_built_c_image_compiles_and_judges() {
         ("compilation_error.c", "compilation_error"),
     ] {
         let sol = corpus().join("aplusb/solutions/c").join(file);
-        let out = judge(&[
-            "--json",
-            "--lang",
-            "c",
-            sol.to_str().unwrap(),
-            "--tests",
-            tests.to_str().unwrap(),
-            "--rootfs",
-            "c",
-            "--rootfs-cache",
-            cache_s,
-        ]);
+        let out = judge_sol("c", &sol, &tests, &["--json", "--rootfs", "c", "--rootfs-cache", cache_s]);
         assert_eq!(json(&out)["verdict"], want, "{file}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }

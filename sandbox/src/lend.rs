@@ -50,6 +50,24 @@ pub(crate) struct Lent {
     disk_files: u64,
 }
 
+/// Whether the filesystem of `fd` (a box's tmpfs) has no byte or no file left: the note
+/// that makes the run `output_limit`.
+pub(crate) fn budget_used_up(fd: RawFd, disk_bytes: u64, disk_files: u64) -> Option<String> {
+    // SAFETY: statvfs is plain data; zeroed is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs fills `st`, valid for writes, from an fd the caller holds.
+    if unsafe { libc::fstatvfs(fd, &mut st) } != 0 {
+        return None;
+    }
+    if st.f_bavail == 0 {
+        Some(format!("the box reached its disk budget of {disk_bytes} bytes"))
+    } else if st.f_favail == 0 {
+        Some(format!("the box reached its budget of {disk_files} files"))
+    } else {
+        None
+    }
+}
+
 /// Opens and locks a lent host path. Directories are locked with flock so that a second
 /// run on the same directory is refused instead of interleaved.
 pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, bool), Error> {
@@ -168,19 +186,7 @@ impl Lent {
 
     /// Whether the run used up the tmpfs's bytes or files.
     pub(crate) fn exhausted(&self) -> Option<String> {
-        // SAFETY: statvfs is plain data; fstatvfs fills it from an fd we own.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: see above; `st` is valid for writes.
-        if unsafe { libc::fstatvfs(self.scratch.as_raw_fd(), &mut st) } != 0 {
-            return None;
-        }
-        if st.f_bavail == 0 {
-            Some(format!("the box reached its disk budget of {} bytes", self.disk_bytes))
-        } else if st.f_favail == 0 {
-            Some(format!("the box reached its budget of {} files", self.disk_files))
-        } else {
-            None
-        }
+        budget_used_up(self.scratch.as_raw_fd(), self.disk_bytes, self.disk_files)
     }
 
     /// Whether a regular file in the scratch reached `limit` bytes (RLIMIT_FSIZE).

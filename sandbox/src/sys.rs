@@ -125,12 +125,6 @@ pub(crate) fn pidfd_exited(pidfd: &OwnedFd) -> bool {
     poll(&mut p, 0) > 0 && p[0].revents != 0
 }
 
-/// The pid behind `pidfd`, from /proc/self/fdinfo.
-pub(crate) fn pidfd_pid(pidfd: &OwnedFd) -> Option<i32> {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).ok()?;
-    info.lines().find_map(|l| l.strip_prefix("Pid:")).and_then(|v| v.trim().parse().ok()).filter(|p| *p > 0)
-}
-
 /// Reaps the process behind `pidfd`, waiting for it to exit.
 pub(crate) fn pidfd_wait(pidfd: &OwnedFd) {
     loop {
@@ -222,6 +216,33 @@ const FSOPEN_CLOEXEC: u32 = 1;
 const FSCONFIG_SET_STRING: u32 = 1;
 const FSCONFIG_CMD_CREATE: u32 = 6;
 const FSMOUNT_CLOEXEC: u32 = 1;
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2 RESOLVE_* flags.
+pub(crate) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub(crate) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub(crate) const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(2): `path` from `dirfd` (AT_FDCWD for the cwd) with `flags` and `resolve`.
+pub(crate) fn openat2(dirfd: c_int, path: &std::ffi::CStr, flags: c_int, resolve: u64) -> std::io::Result<OwnedFd> {
+    let how = OpenHow { flags: flags as u64, mode: 0, resolve };
+    // SAFETY: openat2 reads the NUL-terminated path and one open_how of the size given.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_openat2, dirfd, path.as_ptr(), &how, std::mem::size_of::<OpenHow>()) as c_int
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 pub(crate) const MOUNT_ATTR_NOSUID: u32 = 0x2;
 pub(crate) const MOUNT_ATTR_NODEV: u32 = 0x4;
 /// `move_mount` flag: the source is the fd itself.

@@ -3,9 +3,9 @@
 //! line naming what was wrong.
 
 use crate::config::{RunConfig, Stdio, MIN_MEMORY_BYTES, MIN_TIME_US};
-use crate::Error;
+use crate::{sys, Error};
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -122,25 +122,13 @@ pub(crate) fn open_stdin(cfg: &RunConfig) -> Result<Option<OwnedFd>, Error> {
     let under = parent_canon.as_ref().and_then(|pc| lent.iter().find(|l| pc.starts_with(l)));
     let c =
         CString::new(abs.as_os_str().as_bytes()).map_err(|_| Error::config(format!("{} has a NUL byte", what())))?;
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
     let fd = if under.is_some() {
-        let how = OpenHow {
-            flags: (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
-            mode: 0,
-            resolve: RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: openat2 reads the NUL-terminated path and one open_how of the size given.
-        unsafe {
-            libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, c.as_ptr(), &how, std::mem::size_of::<OpenHow>()) as i32
-        }
+        sys::openat2(libc::AT_FDCWD, &c, flags, sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS)
     } else {
-        // SAFETY: open reads the NUL-terminated path; the result is checked.
-        unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY) }
-    };
-    if fd < 0 {
-        return Err(Error::io(what(), std::io::Error::last_os_error()));
+        sys::openat2(libc::AT_FDCWD, &c, flags | libc::O_NOFOLLOW, 0)
     }
-    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    .map_err(|e| Error::io(what(), e))?;
     let meta = std::fs::File::from(fd.try_clone().map_err(|e| Error::io(what(), e))?)
         .metadata()
         .map_err(|e| Error::io(what(), e))?;
@@ -149,16 +137,6 @@ pub(crate) fn open_stdin(cfg: &RunConfig) -> Result<Option<OwnedFd>, Error> {
     }
     Ok(Some(fd))
 }
-
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 #[cfg(test)]
 mod tests {

@@ -44,7 +44,7 @@ use crate::spawn::{self, Cancel, Join};
 use crate::streams::Streams;
 use crate::{state, sys, validate, Error};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Setup and reset must finish within this.
 const HOLDER_TIMEOUT_NS: i64 = 10_000_000_000;
@@ -64,6 +64,8 @@ pub struct Environment {
 /// A live holder and what it needs kept.
 struct Holder {
     pidfd: OwnedFd,
+    /// Its pid on the host: stable while we hold it unreaped.
+    pid: i32,
     /// Orders to the holder (HOLDER_KILL, HOLDER_RESET); closing it ends the holder.
     orders: OwnedFd,
     /// The holder's messages (MSG_RESET).
@@ -125,7 +127,7 @@ impl Environment {
 
     /// The holder's pid (as seen from the host), while it lives: for tests and diagnostics.
     pub fn holder_pid(&self) -> Option<i32> {
-        self.holder.as_ref().and_then(|h| sys::pidfd_pid(&h.pidfd))
+        self.holder.as_ref().map(|h| h.pid)
     }
 
     /// Runs `cfg`'s program in this environment. `cfg` must have the same environment part
@@ -250,23 +252,22 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
         Ok(closed) => closed,
         Err(report) => return Ok(*report),
     };
-    // What this run wrote to the box is the overlay's upper layer, seen through the
-    // holder's root (every process of the run is dead; the holder resets it afterwards).
-    if let Some(pid) = sys::pidfd_pid(&holder.pidfd) {
-        let upper = std::path::PathBuf::from(format!("/proc/{pid}/root/.box-upper"));
+    // What this run wrote to the box is the overlay's upper layer (every process of the
+    // run is dead; the holder resets it afterwards). It is reached inside the holder's
+    // root with openat2: RESOLVE_IN_ROOT and no symlink, so nothing the program left there
+    // can lead this root-owned walk anywhere else.
+    let upper = std::fs::File::open(format!("/proc/{}/root", holder.pid)).and_then(|root| {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        sys::openat2(root.as_raw_fd(), c".box-upper/u", flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
+    });
+    if let Ok(upper) = upper {
         if let Some(limit) = cfg.limits.file_size_bytes {
-            ending.file_size_hit = crate::scratch::largest_file_in(&upper.join("u")).is_some_and(|s| s >= limit);
+            ending.file_size_hit = crate::scratch::largest_file(upper.as_fd()).is_some_and(|s| s >= limit);
         }
-        if let Ok(st) = nix::sys::statvfs::statvfs(&upper) {
-            if st.blocks_available() == 0 {
-                ending.output_over = true;
-                ending.disk_note =
-                    Some(format!("the box reached its disk budget of {} bytes", cfg.limits.effective_disk_bytes()));
-            } else if st.files_available() == 0 {
-                ending.output_over = true;
-                ending.disk_note =
-                    Some(format!("the box reached its budget of {} files", cfg.limits.effective_disk_files()));
-            }
+        let (bytes, files) = (cfg.limits.effective_disk_bytes(), cfg.limits.effective_disk_files());
+        if let Some(note) = crate::lend::budget_used_up(upper.as_raw_fd(), bytes, files) {
+            ending.output_over = true;
+            ending.disk_note = Some(note);
         }
     }
     let stats = match stats {
@@ -382,7 +383,7 @@ impl Holder {
         drop(orders_r);
         drop(replies_child);
         drop(null);
-        let holder = Holder { pidfd, orders: orders_w, replies, host_id: lease.id, _lent: lent, _lease: lease };
+        let holder = Holder { pidfd, pid, orders: orders_w, replies, host_id: lease.id, _lent: lent, _lease: lease };
         spawn::write_id_maps(pid, holder.host_id, true).map_err(Error::Config)?;
         sys::write_byte(&holder.orders, child::GO_MAPS_WRITTEN).map_err(io("signalling the holder"))?;
         let (msg, _) = spawn::recv_setup(&holder.replies, &holder.pidfd, start + HOLDER_TIMEOUT_NS)

@@ -22,14 +22,16 @@ impl Bed {
     }
 
     fn sh(&mut self, script: &str) -> Report {
-        let mut c = sh(&self.dir, script);
-        c.stdout(sandbox::Stdio::Capture).stderr(sandbox::Stdio::Capture);
-        c.run_in(&mut self.env).expect("the warm run could not be prepared")
+        self.run(Command::new("/bin/sh").args(["-c", script]))
     }
 
     fn py(&mut self, code: &str) -> Report {
-        let mut c = Command::new("/usr/bin/python3");
-        c.args(["-c", code]).box_dir(self.dir.path()).write_back(false);
+        self.run(Command::new("/usr/bin/python3").args(["-c", code]))
+    }
+
+    /// Runs `c` on the bed's box, its output captured.
+    fn run(&mut self, c: &mut Command) -> Report {
+        c.box_dir(self.dir.path()).write_back(false);
         c.stdout(sandbox::Stdio::Capture).stderr(sandbox::Stdio::Capture);
         c.run_in(&mut self.env).expect("the warm run could not be prepared")
     }
@@ -209,4 +211,33 @@ fn environments_run_side_by_side_from_threads() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+#[test]
+fn file_size_and_disk_verdicts_come_from_the_runs_own_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    // One environment part for all three: the probe's bind, the box, a 4 MiB box budget
+    // (no builder method: the configuration's field).
+    let small_disk = |mut c: Command| {
+        c.box_dir(dir.path()).write_back(false).bind_ro(probe_dir(), "/probe");
+        let mut cfg = c.config().clone();
+        cfg.limits.disk_bytes = Some(4 << 20);
+        Command::from_config(cfg)
+    };
+    let mut big = Command::new("/probe/probe");
+    big.args(["big-file"]).file_size(1 << 20);
+    let big = small_disk(big);
+    let mut env = Environment::new(big.config()).unwrap();
+    let r = big.run_in(&mut env).unwrap();
+    assert_eq!((r.status, r.signal), (Status::OutputLimit, Some(libc::SIGXFSZ)), "{r:?}");
+    // Past the box's disk budget (no file-size limit this time): ENOSPC, output_limit.
+    let mut fill = Command::new("/bin/sh");
+    fill.args(["-c", "head -c 8000000 /dev/zero > /box/fill"]).stderr(sandbox::Stdio::Capture);
+    let r = small_disk(fill).run_in(&mut env).unwrap();
+    assert_eq!(r.status, Status::OutputLimit, "{r:?}");
+    // And the next run has its whole budget again.
+    let mut again = Command::new("/bin/sh");
+    again.args(["-c", "head -c 3000000 /dev/zero > /box/again && echo written"]).stdout(sandbox::Stdio::Capture);
+    let r = small_disk(again).run_in(&mut env).unwrap();
+    assert_eq!((r.status, stdout_text(&r).trim()), (Status::Ok, "written"), "{r:?}");
 }

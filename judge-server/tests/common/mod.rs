@@ -84,3 +84,16 @@ pub fn venv(name: &str, module: &str, package: &str) -> PathBuf {
     }
     python
 }
+
+/// Asks `probe` every 20 ms until it answers `Ok`; fails after `limit`, saying `what` and the
+/// last state the probe gave.
+pub fn poll<T>(limit: std::time::Duration, what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(state) => assert!(start.elapsed() < limit, "{what}: {state}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
