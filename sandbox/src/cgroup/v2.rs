@@ -19,6 +19,9 @@ pub struct Hierarchy {
     /// The parent is the runner's own group, so `prepare` may have to move the runner into
     /// a leaf child first (the kernel's no-internal-processes rule).
     own_group: bool,
+    /// The parent is the hierarchy's root, which the no-internal-processes rule exempts:
+    /// controllers are enabled there without moving anybody.
+    root: bool,
 }
 
 impl Hierarchy {
@@ -51,7 +54,7 @@ impl Hierarchy {
                 return Err(format!("cgroup v2: cannot enable controllers in {}: {}", dir.display(), e.desc()));
             }
         }
-        Ok(Hierarchy { parent: dir, own_group: parent.is_none() })
+        Ok(Hierarchy { parent: dir, own_group: parent.is_none(), root: rel.is_empty() })
     }
 
     /// Makes the parent's children get memory, pids and cpu. Done once per process, at the
@@ -61,7 +64,7 @@ impl Hierarchy {
     /// Embedders who do not want their process moved give `RunConfig::cgroup_parent` a
     /// delegated group with the controllers already enabled.
     pub fn prepare(&self) -> io::Result<()> {
-        enable_controllers(&self.parent, self.own_group)
+        enable_controllers(&self.parent, self.own_group, self.root)
     }
 
     pub fn describe(&self) -> String {
@@ -75,14 +78,15 @@ fn has_word(text: &str, word: &str) -> bool {
 
 /// Makes `dir`'s children get the needed controllers. The kernel refuses that while `dir`
 /// itself holds processes ("no internal processes"), so when `dir` is the runner's own group
-/// the runner first moves itself into a leaf child `dir/runner`.
-fn enable_controllers(dir: &Path, own_group: bool) -> io::Result<()> {
+/// the runner first moves itself into a leaf child `dir/sandbox-runner-<pid>`. The root
+/// group is exempt from that rule, so there nobody moves.
+fn enable_controllers(dir: &Path, own_group: bool, root: bool) -> io::Result<()> {
     let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
     if NEEDED.iter().all(|c| has_word(&enabled, c)) {
         return Ok(());
     }
     let procs = read_file(&dir.join("cgroup.procs"))?;
-    if !procs.trim().is_empty() {
+    if !procs.trim().is_empty() && !root {
         if !own_group {
             return Err(io::Error::other(format!(
                 "{} holds processes and has no controllers for its children",
@@ -202,6 +206,21 @@ mod tests {
         let info = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", tmp.path().display());
         let err = Hierarchy::find(&info, "0::/\n", None).unwrap_err();
         assert!(err.contains("memory, pids"), "{err}");
+    }
+
+    #[test]
+    fn at_the_root_controllers_are_enabled_without_moving_the_runner() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        fs::write(tmp.path().join("cgroup.subtree_control"), "").unwrap();
+        fs::write(tmp.path().join("cgroup.procs"), "1\n2\n").unwrap();
+        let info = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", tmp.path().display());
+        let h = Hierarchy::find(&info, "0::/\n", None).unwrap();
+        h.prepare().unwrap();
+        let leaves: Vec<_> = fs::read_dir(tmp.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).collect();
+        assert!(leaves.is_empty(), "the runner moved into a leaf at the root: {leaves:?}");
+        let enabled = fs::read_to_string(tmp.path().join("cgroup.subtree_control")).unwrap();
+        assert_eq!(enabled, "+memory +pids +cpu");
     }
 
     #[test]
