@@ -94,6 +94,10 @@ pub(crate) const HOLDER_KILL: u8 = b'K';
 /// To a warm environment's holder: kill and reap everything, make /tmp and /dev/shm anew,
 /// check, and answer MSG_RESET.
 pub(crate) const HOLDER_RESET: u8 = b'R';
+/// To a warm environment's holder, between a reset and the next run: put the kept box
+/// itself, writable, at /box instead of the overlay, so that what the next run writes
+/// there is kept for every later one (a compile step). Answers MSG_RESET.
+pub(crate) const HOLDER_KEEP: u8 = b'W';
 
 /// Fd numbers inside init after renumbering.
 pub(crate) const FD_FROM_PARENT: c_int = 3;
@@ -191,6 +195,8 @@ pub(crate) struct FreshMount<'a> {
 /// kept box, writes what it likes, and leaves nothing for the next.
 pub(crate) struct BoxOverlay<'a> {
     pub dst: &'a CStr,
+    /// The kept box (read-only; bound writable at `dst` for a keeping run, HOLDER_KEEP).
+    pub base: &'a CStr,
     pub upper: &'a CStr,
     /// Mount data of the upper tmpfs (size and file budget).
     pub upper_data: &'a CStr,
@@ -735,6 +741,11 @@ fn holder_loop(plan: &ChildPlan) -> ! {
                 let ok = ok && sfd >= 0 && no_signal_pending();
                 send(&Msg { kind: MSG_RESET, v: [ok as i64, killed, 0, 0, 0], ..Default::default() }, -1);
             }
+            HOLDER_KEEP => {
+                // Only between a reset and a run: no process but this one may be there.
+                let ok = other_processes() == 0 && keep_box(plan).is_ok();
+                send(&Msg { kind: MSG_RESET, v: [ok as i64, 0, 0, 0, 0], ..Default::default() }, -1);
+            }
             _ => {}
         }
     }
@@ -845,6 +856,32 @@ fn fresh_box(plan: &ChildPlan) -> Result<(), (u32, i32)> {
                 o.overlay_data.as_ptr() as *const c_void,
             ),
         )
+    }
+}
+
+/// For a keeping run: the overlay and its upper layer go, and the kept box itself is bound
+/// at /box, writable (its own mount stays read-only). The next reset's `fresh_box` puts an
+/// overlay back on top of what this run left in it.
+fn keep_box(plan: &ChildPlan) -> Result<(), i32> {
+    let Some(o) = &plan.box_overlay else { return Err(libc::EINVAL) };
+    let ok = |r: c_int| if r < 0 { Err(errno()) } else { Ok(()) };
+    // SAFETY: umount2 and mount read NUL-terminated strings owned by the plan.
+    unsafe {
+        for dst in [o.dst, o.upper] {
+            if libc::umount2(dst.as_ptr(), libc::MNT_DETACH) < 0 && errno() != libc::EINVAL {
+                return Err(errno());
+            }
+        }
+        ok(libc::mount(o.base.as_ptr(), o.dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()))?;
+        // A bind takes its source's flags (read-only): the remount of this bind alone makes
+        // it writable, still without setuid files or devices.
+        ok(libc::mount(
+            std::ptr::null(),
+            o.dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        ))
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Environment {
     base: RunConfig,
     holder: Option<Holder>,
     made: u32,
+    /// The next run keeps its box writes (`keep_box_of_next_run`).
+    keep_next: bool,
 }
 
 /// A live holder and what it needs kept.
@@ -71,6 +73,8 @@ struct Holder {
     /// The holder's messages (MSG_RESET).
     replies: OwnedFd,
     host_id: u32,
+    /// A reset was ordered and not yet answered.
+    resetting: bool,
     /// The box's tmpfs copy, which the holder's namespace has mounted.
     _lent: Lent,
     _lease: Lease,
@@ -115,8 +119,10 @@ impl Environment {
             return Err(Error::config("warm environments need cgroups (to measure each run by itself)"));
         }
         validate::check(cfg)?;
+        // Refused here already, so that a caller falls back to cold runs at once.
+        refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         let holder = Holder::make(cfg)?;
-        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1 })
+        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false })
     }
 
     /// How many holders this environment has made (1, plus one for each that was thrown
@@ -130,11 +136,22 @@ impl Environment {
         self.holder.as_ref().map(|h| h.pid)
     }
 
+    /// Makes the next run's box the kept box itself, writable: what that run writes there
+    /// (a compiler's output, say) is kept for every later run of this environment, as the
+    /// box it was made with is. Meant for a submission's compile step, run before its tests;
+    /// every other run's box writes are thrown away. The host's box directory is never
+    /// written. Applies to the next run only; a holder made anew after that run was ordered
+    /// starts from the box the environment was made with.
+    pub fn keep_box_of_next_run(&mut self) {
+        self.keep_next = true;
+    }
+
     /// Runs `cfg`'s program in this environment. `cfg` must have the same environment part
-    /// as the one the environment was made from. `write_back` does not apply (the box is
-    /// read-only).
+    /// as the one the environment was made from. `write_back` does not apply: the box is
+    /// read-only to a run unless `keep_box_of_next_run` was asked for it.
     pub fn run(&mut self, cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Error> {
         let start = sys::now_ns();
+        let keep = std::mem::take(&mut self.keep_next);
         if environment_part(cfg) != environment_part(&self.base) {
             return Err(Error::config(format!(
                 "this run's environment (root filesystem, box, binds, sizes, cgroup parent, host ids) is not \
@@ -144,9 +161,14 @@ impl Environment {
             )));
         }
         validate::check(cfg)?;
-        // A holder that died (killed, or its thread gone) is replaced before the run.
-        if self.holder.as_ref().is_some_and(|h| sys::pidfd_exited(&h.pidfd)) {
-            self.holder = None;
+        // The last run's reset was ordered when it ended and ran alongside whatever the
+        // caller did since; its answer is taken here, before anything of this run starts.
+        // A holder that died (killed, or its thread gone) or whose reset failed is replaced.
+        if let Some(h) = &mut self.holder {
+            if let Err(e) = h.finish_reset() {
+                tracing::warn!("warm environment reset failed ({e}); it is made anew");
+                self.holder = None;
+            }
         }
         if self.holder.is_none() {
             self.holder = Some(Holder::make(&self.base)?);
@@ -154,22 +176,22 @@ impl Environment {
         }
         // Taken out for the run: if anything below panics, the holder is dropped (killed)
         // on the way out instead of being reused unreset.
-        let holder = self.holder.take().expect("made above");
-        let outcome = run_in_holder(cfg, &holder, cancel, start);
+        let mut holder = self.holder.take().expect("made above");
+        if keep {
+            if let Err(e) = holder.keep_box() {
+                return Ok(Report::setup_error(format!("warm environment: keeping the box: {e}")));
+            }
+        }
+        let outcome = run_in_holder(cfg, &holder, cancel, start, keep);
         // A holder that died during the run (its creating thread exited) took the run
         // with it: that is the sandbox's failure, not the program's.
         let died = sys::pidfd_exited(&holder.pidfd);
-        // Reset now, so that nothing of this run lingers until the next one; a reset that
-        // fails throws the holder away.
-        let clean = if died { Err("the holder died".to_string()) } else { holder.reset() };
-        match clean {
-            Ok(true) => self.holder = Some(holder),
-            Ok(false) | Err(_) => {
-                if let Err(e) = &clean {
-                    tracing::warn!("warm environment reset failed ({e}); it is made anew for the next run");
-                }
-                drop(holder);
-            }
+        // The reset is ordered now, so that nothing of this run lingers, and answered at
+        // the next run (or never, if the environment is dropped first: that kills it all).
+        if !died && holder.order_reset().is_ok() {
+            self.holder = Some(holder);
+        } else {
+            drop(holder);
         }
         let mut report = outcome?;
         if died {
@@ -180,10 +202,29 @@ impl Environment {
         }
         report.enforced.insert(
             "environment".into(),
-            format!("warm (holder #{}; /tmp, /dev/shm, processes, IPC and cgroup fresh for each run)", self.made),
+            format!(
+                "warm (holder #{}; /tmp, /dev/shm, processes, IPC and cgroup fresh for each run{})",
+                self.made,
+                if keep { "; this run's box writes kept" } else { "" }
+            ),
         );
         Ok(report)
     }
+}
+
+/// The kernel's keyrings are not namespaced: the environment's uid keeps its keyrings from
+/// run to run, so a warm run needs a policy that closes them.
+fn refuse_open_keyrings(policy: Option<&crate::seccomp::Policy>) -> Result<(), Error> {
+    let closed = |name: &str| {
+        policy.is_some_and(|p| p.rules.iter().any(|r| r.args.is_empty() && r.syscalls.iter().any(|s| s == name)))
+    };
+    if ["keyctl", "add_key", "request_key"].into_iter().all(closed) {
+        return Ok(());
+    }
+    Err(Error::config(
+        "a warm run needs a seccomp policy that blocks keyctl, add_key and request_key \
+         (the keyrings of the environment's uid would carry over between runs); run it cold",
+    ))
 }
 
 fn layout_of(cfg: &RunConfig) -> (Layout, bool) {
@@ -194,21 +235,15 @@ fn layout_of(cfg: &RunConfig) -> (Layout, bool) {
 }
 
 /// One run through a shim in `holder`'s namespaces.
-fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, start: i64) -> Result<Report, Error> {
+fn run_in_holder(
+    cfg: &RunConfig,
+    holder: &Holder,
+    cancel: Option<&Cancel>,
+    start: i64,
+    keep: bool,
+) -> Result<Report, Error> {
     let (policy, compiled) = spawn::load_policy(cfg)?;
-    // The kernel's keyrings are not namespaced: the environment's uid keeps its keyrings
-    // from run to run, so a warm run needs a policy that closes them.
-    let closed = |name: &str| {
-        policy
-            .as_ref()
-            .is_some_and(|p| p.rules.iter().any(|r| r.args.is_empty() && r.syscalls.iter().any(|s| s == name)))
-    };
-    if !["keyctl", "add_key", "request_key"].into_iter().all(closed) {
-        return Err(Error::config(
-            "a warm run needs a seccomp policy that blocks keyctl, add_key and request_key \
-             (the keyrings of the environment's uid would carry over between runs); run it cold",
-        ));
-    }
+    refuse_open_keyrings(policy.as_ref())?;
     let (layout, _) = layout_of(cfg);
     let stdin_file = validate::open_stdin(cfg)?;
     // The per-run part of the plan (argv, environment, rlimits, landlock); its mount steps
@@ -253,12 +288,13 @@ fn run_in_holder(cfg: &RunConfig, holder: &Holder, cancel: Option<&Cancel>, star
         Err(report) => return Ok(*report),
     };
     // What this run wrote to the box is the overlay's upper layer (every process of the
-    // run is dead; the holder resets it afterwards). It is reached inside the holder's
-    // root with openat2: RESOLVE_IN_ROOT and no symlink, so nothing the program left there
-    // can lead this root-owned walk anywhere else.
+    // run is dead; the holder resets it afterwards), or for a keeping run the kept box. It
+    // is reached inside the holder's root with openat2: RESOLVE_IN_ROOT and no symlink, so
+    // nothing the program left there can lead this root-owned walk anywhere else.
+    let written = if keep { c".box-base" } else { c".box-upper/u" };
     let upper = std::fs::File::open(format!("/proc/{}/root", holder.pid)).and_then(|root| {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
-        sys::openat2(root.as_raw_fd(), c".box-upper/u", flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
+        sys::openat2(root.as_raw_fd(), written, flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
     });
     if let Ok(upper) = upper {
         if let Some(limit) = cfg.limits.file_size_bytes {
@@ -320,6 +356,7 @@ impl Holder {
         .expect("no NUL in numbers");
         let overlay = child::BoxOverlay {
             dst: c"/box",
+            base: c"/.box-base",
             upper: c"/.box-upper",
             upper_data: &upper_data,
             upper_dir: c"/.box-upper/u",
@@ -383,7 +420,16 @@ impl Holder {
         drop(orders_r);
         drop(replies_child);
         drop(null);
-        let holder = Holder { pidfd, pid, orders: orders_w, replies, host_id: lease.id, _lent: lent, _lease: lease };
+        let holder = Holder {
+            pidfd,
+            pid,
+            orders: orders_w,
+            replies,
+            host_id: lease.id,
+            resetting: false,
+            _lent: lent,
+            _lease: lease,
+        };
         spawn::write_id_maps(pid, holder.host_id, true).map_err(Error::Config)?;
         sys::write_byte(&holder.orders, child::GO_MAPS_WRITTEN).map_err(io("signalling the holder"))?;
         let (msg, _) = spawn::recv_setup(&holder.replies, &holder.pidfd, start + HOLDER_TIMEOUT_NS)
@@ -394,17 +440,44 @@ impl Holder {
         Ok(holder)
     }
 
-    /// Orders a reset and waits for its answer: Ok(true) when the environment is clean.
-    fn reset(&self) -> Result<bool, String> {
+    /// Orders a reset; `finish_reset` takes its answer.
+    fn order_reset(&mut self) -> Result<(), String> {
         sys::write_byte(&self.orders, child::HOLDER_RESET).map_err(|e| format!("ordering a reset: {e}"))?;
+        self.resetting = true;
+        Ok(())
+    }
+
+    /// Waits for the answer to the reset ordered last (if any): Ok when the environment is
+    /// clean, Err when the reset failed, found a process left, or the holder is dead.
+    fn finish_reset(&mut self) -> Result<(), String> {
+        if sys::pidfd_exited(&self.pidfd) {
+            return Err("the holder died".into());
+        }
+        if !std::mem::take(&mut self.resetting) {
+            return Ok(());
+        }
+        match self.answer()? {
+            (true, _) => Ok(()),
+            (false, killed) => Err(format!("the holder's reset failed or found processes left ({killed})")),
+        }
+    }
+
+    /// Makes the kept box the next run's /box, writable (`Environment::keep_box_of_next_run`).
+    fn keep_box(&self) -> Result<(), String> {
+        sys::write_byte(&self.orders, child::HOLDER_KEEP).map_err(|e| format!("ordering it: {e}"))?;
+        match self.answer()? {
+            (true, _) => Ok(()),
+            (false, _) => Err("the holder could not bind the kept box writable".into()),
+        }
+    }
+
+    /// The holder's next MSG_RESET: whether it succeeded, and what it had to kill.
+    fn answer(&self) -> Result<(bool, i64), String> {
         let deadline = sys::now_ns() + HOLDER_TIMEOUT_NS;
         loop {
             let (msg, _) = spawn::recv_setup(&self.replies, &self.pidfd, deadline)?;
             if msg.kind == child::MSG_RESET {
-                if msg.v[0] != 1 {
-                    return Err(format!("the holder's reset failed or found processes left ({})", msg.v[1]));
-                }
-                return Ok(true);
+                return Ok((msg.v[0] == 1, msg.v[1]));
             }
         }
     }

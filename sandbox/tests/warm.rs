@@ -241,3 +241,27 @@ fn file_size_and_disk_verdicts_come_from_the_runs_own_writes() {
     let r = small_disk(again).run_in(&mut env).unwrap();
     assert_eq!((r.status, stdout_text(&r).trim()), (Status::Ok, "written"), "{r:?}");
 }
+
+#[test]
+fn a_keeping_run_leaves_its_box_writes_to_later_runs_and_only_it_does() {
+    let mut bed = Bed::new();
+    // The compile step: what it writes to /box stays; its /tmp does not.
+    bed.env.keep_box_of_next_run();
+    let r = bed.sh("echo built > /box/a.out && mkdir /box/obj && echo o > /box/obj/x.o && echo t > /tmp/t");
+    out(&r);
+    assert!(r.enforced["environment"].contains("box writes kept"), "{r:?}");
+    // Later runs see it (over the box the environment was made with) and write their own
+    // box as usual, but nothing of theirs carries over.
+    let r = bed.sh("cat /box/a.out /box/obj/x.o /box/kept.txt; ls /tmp; echo x > /box/scratch; rm /box/a.out");
+    assert_eq!(out(&r), "built\no\nkept", "{r:?}");
+    let r = bed.sh("ls /box | tr '\\n' ' '");
+    assert_eq!(out(&r), "a.out kept.txt obj", "{r:?}");
+    // The host's box directory is never written.
+    assert!(!bed.dir.path().join("a.out").exists());
+    // A keeping run's file-size verdict comes from what it wrote to the kept box.
+    bed.env.keep_box_of_next_run();
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", "exec head -c 200000 /dev/zero > /box/big"]).file_size(100_000);
+    let r = bed.run(&mut c);
+    assert_eq!(r.status, Status::OutputLimit, "{r:?}");
+}
