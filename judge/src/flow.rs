@@ -1,7 +1,8 @@
 //! Judging one submission: a fresh box, the sources written, one compile in the sandbox,
 //! then each test as a fresh sandbox run against the same box (the compiled program stays;
 //! nothing a test writes reaches the next), stopping at the first test not accepted unless
-//! asked to run all.
+//! asked to run all. The compile and the tests share one warm environment where one can be
+//! made: the compile keeps its box writes there, each test starts from them.
 
 use crate::checker::{self, CheckerSpec, Diff};
 use crate::problem::{Problem, TestCase};
@@ -37,10 +38,10 @@ pub struct Options {
     /// Triggering it kills the current run and ends the judging with
     /// `JudgeError::Cancelled` (a server's "cancel this submission").
     pub cancel: Option<std::sync::Arc<sandbox::Cancel>>,
-    /// Run every test in its own one-off sandbox. By default the tests share one warm
-    /// environment (made after the compile, reset between tests; see
-    /// `sandbox::Environment`) wherever one can be made (as root, with cgroups), and run
-    /// cold elsewhere.
+    /// Run the compile and every test in its own one-off sandbox. By default they share one
+    /// warm environment (made around the sources; the compile's box writes are kept in it,
+    /// everything else is reset between runs; see `sandbox::Environment`) wherever one can
+    /// be made (as root, with cgroups), and run cold elsewhere.
     pub cold: bool,
 }
 
@@ -210,27 +211,52 @@ fn run_maybe_warm(
     Ok(r)
 }
 
-/// Writes the sources and compiles them; `Err(result)` is a compilation error.
-fn prepare(
-    profile: &Profile,
-    sub: &Submission,
-    image: Option<&Path>,
-    cancel: Option<&sandbox::Cancel>,
-    on_event: &mut dyn FnMut(&Event),
-) -> Result<(Prepared, Option<CompileResult>), JudgeError> {
+/// A fresh box with the submission's sources in it.
+fn write_sources(profile: &Profile, sub: &Submission) -> Result<Prepared, JudgeError> {
     let box_dir = new_box()?;
     for (i, (name, content)) in sub.sources.iter().enumerate() {
         let name = if i == 0 { profile.source.clone() } else { plain_name(name)? };
         std::fs::write(box_dir.path().join(&name), content)
             .map_err(|e| JudgeError::Io(format!("writing {name} into the box: {e}")))?;
     }
-    let Some(stage) = &profile.compile else { return Ok((Prepared { box_dir }, None)) };
+    Ok(Prepared { box_dir })
+}
+
+/// Compiles the box's sources: in `env` when there is one (the compiler's products are kept
+/// there for the tests), else cold with its products written back to the box. A warm
+/// compile that cannot start drops `env` and compiles cold instead.
+fn compile(
+    profile: &Profile,
+    stage: &Stage,
+    prepared: &Prepared,
+    image: Option<&Path>,
+    env: &mut Option<sandbox::Environment>,
+    cancel: Option<&sandbox::Cancel>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<CompileResult, JudgeError> {
     on_event(&Event::Compiling);
     let limits = stage.compile_limits();
-    let mut c = base_command(profile, stage, &limits, box_dir.path(), image);
-    // The compiler's products stay in the box for the runs.
-    c.write_back(true);
-    let r = run(&c, cancel)?;
+    let mut c = base_command(profile, stage, &limits, prepared.box_dir.path(), image);
+    let mut warm = None;
+    if let Some(e) = env.as_mut() {
+        c.write_back(false);
+        e.keep_box_of_next_run();
+        match run_maybe_warm(&c, Some(e), cancel) {
+            Ok(r) if r.status != sandbox::Status::SetupError => warm = Some(r),
+            Err(JudgeError::Cancelled) => return Err(JudgeError::Cancelled),
+            Ok(r) => tracing::warn!("a warm compile could not start ({:?}); compiling cold", r.message),
+            Err(e) => tracing::warn!("a warm compile could not start ({e}); compiling cold"),
+        }
+    }
+    let r = match warm {
+        Some(r) => r,
+        None => {
+            *env = None;
+            // The compiler's products stay in the box for the runs.
+            c.write_back(true);
+            run(&c, cancel)?
+        }
+    };
     let mut output = String::from_utf8_lossy(&r.stdout).into_owned();
     output.push_str(&String::from_utf8_lossy(&r.stderr));
     let result = CompileResult {
@@ -247,7 +273,7 @@ fn prepare(
             r.message.unwrap_or_default()
         )));
     }
-    Ok((Prepared { box_dir }, Some(result)))
+    Ok(result)
 }
 
 fn plain_name(name: &str) -> Result<String, JudgeError> {
@@ -331,7 +357,11 @@ impl CustomChecker {
         sources.extend(extra);
         let sub = Submission { language: profile.id.clone(), sources };
         let mut ignore = |_: &Event| {};
-        let (prepared, compiled) = prepare(&profile, &sub, None, None, &mut ignore)?;
+        let prepared = write_sources(&profile, &sub)?;
+        let compiled = match &profile.compile {
+            Some(stage) => Some(compile(&profile, stage, &prepared, None, &mut None, None, &mut ignore)?),
+            None => None,
+        };
         if profile.source == "checker" {
             use std::os::unix::fs::PermissionsExt;
             let exe = prepared.box_dir.path().join("checker");
@@ -431,7 +461,23 @@ pub fn judge(
         CheckerSpec::OutputValidator(path) => Some(CustomChecker::build(path, CheckerKind::Icpc, profiles)?),
         _ => None,
     };
-    let (prepared, compile) = prepare(profile, sub, image, opts.cancel.as_deref(), on_event)?;
+    let prepared = write_sources(profile, sub)?;
+    let limits = profile.run.run_limits(problem.time_us, problem.memory_bytes, problem.output_bytes);
+    let total = problem.tests.len();
+    // One warm environment for the compile and all the tests of this submission (and no
+    // other), made around its sources and reset between runs. Where none can be made, or
+    // for a single run, they run cold.
+    let runs = total + profile.compile.is_some() as usize;
+    let make_env = || {
+        let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
+        c.write_back(false);
+        sandbox::Environment::new(c.config()).ok()
+    };
+    let mut env = if opts.cold || runs < 2 { None } else { make_env() };
+    let compile = match &profile.compile {
+        Some(stage) => Some(compile(profile, stage, &prepared, image, &mut env, opts.cancel.as_deref(), on_event)?),
+        None => None,
+    };
     if let Some(c) = compile.as_ref().filter(|c| c.status != "ok") {
         let _ = c;
         let j = Judgement {
@@ -444,18 +490,12 @@ pub fn judge(
         on_event(&Event::Done(&j));
         return Ok(j);
     }
-    let limits = profile.run.run_limits(problem.time_us, problem.memory_bytes, problem.output_bytes);
-    let total = problem.tests.len();
+    // A compile that ran cold wrote its products back to the box: the environment, if
+    // the tests are to have one, is made around them now.
+    if env.is_none() && !opts.cold && total >= 2 {
+        env = make_env();
+    }
     let mut results: Vec<TestResult> = Vec::new();
-    // One warm environment for all the tests of this submission (and no other): made once
-    // around the compiled box, reset between tests. Where none can be made, tests run cold.
-    let mut env = if opts.cold || problem.tests.len() < 2 {
-        None
-    } else {
-        let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
-        c.write_back(false);
-        sandbox::Environment::new(c.config()).ok()
-    };
     for (index, test) in problem.tests.iter().enumerate() {
         on_event(&Event::TestStarted { index, total, name: &test.name });
         let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);

@@ -98,6 +98,10 @@ pub(crate) const HOLDER_RESET: u8 = b'R';
 /// itself, writable, at /box instead of the overlay, so that what the next run writes
 /// there is kept for every later one (a compile step). Answers MSG_RESET.
 pub(crate) const HOLDER_KEEP: u8 = b'W';
+/// To a warm environment's holder, between a reset and the next run, with a new box's
+/// scratch tmpfs (a detached mount) sent on its socket just before: the kept box is
+/// replaced by that one's `box`, the overlay made anew over it. Answers MSG_RESET.
+pub(crate) const HOLDER_REBOX: u8 = b'B';
 
 /// Fd numbers inside init after renumbering.
 pub(crate) const FD_FROM_PARENT: c_int = 3;
@@ -197,6 +201,10 @@ pub(crate) struct BoxOverlay<'a> {
     pub dst: &'a CStr,
     /// The kept box (read-only; bound writable at `dst` for a keeping run, HOLDER_KEEP).
     pub base: &'a CStr,
+    /// An empty directory where a new box's scratch tmpfs is put for a moment (HOLDER_REBOX).
+    pub scratch: &'a CStr,
+    /// Its `box` entry, bound at `base`.
+    pub scratch_box: &'a CStr,
     pub upper: &'a CStr,
     /// Mount data of the upper tmpfs (size and file budget).
     pub upper_data: &'a CStr,
@@ -741,6 +749,10 @@ fn holder_loop(plan: &ChildPlan) -> ! {
                 let ok = ok && sfd >= 0 && no_signal_pending();
                 send(&Msg { kind: MSG_RESET, v: [ok as i64, killed, 0, 0, 0], ..Default::default() }, -1);
             }
+            HOLDER_REBOX => {
+                let ok = other_processes() == 0 && rebox(plan).is_ok() && fresh_box(plan).is_ok();
+                send(&Msg { kind: MSG_RESET, v: [ok as i64, 0, 0, 0, 0], ..Default::default() }, -1);
+            }
             HOLDER_KEEP => {
                 // Only between a reset and a run: no process but this one may be there.
                 let ok = other_processes() == 0 && keep_box(plan).is_ok();
@@ -883,6 +895,71 @@ fn keep_box(plan: &ChildPlan) -> Result<(), i32> {
             std::ptr::null(),
         ))
     }
+}
+
+/// A new kept box: the scratch tmpfs sent with the order goes on `scratch`, its `box` is
+/// bound read-only at `base` in place of the old one, and the scratch's own mount goes
+/// (the bind keeps what it needs). The old box, its overlay and upper layer are unmounted;
+/// nothing holds them, no process being left, so they are freed.
+fn rebox(plan: &ChildPlan) -> Result<(), i32> {
+    let Some(o) = &plan.box_overlay else { return Err(libc::EINVAL) };
+    let ok = |r: c_int| if r < 0 { Err(errno()) } else { Ok(()) };
+    let mut byte = 0u8;
+    let mut iov = libc::iovec { iov_base: &mut byte as *mut u8 as *mut c_void, iov_len: 1 };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cbuf.as_mut_ptr() as *mut c_void;
+    hdr.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: hdr points at `iov` (over `byte`) and `cbuf`, both live for the call.
+    if unsafe { libc::recvmsg(FD_TO_PARENT, &mut hdr, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) } != 1 {
+        return Err(errno());
+    }
+    // SAFETY: the kernel filled msg_control with well-formed cmsgs within msg_controllen;
+    // CMSG_FIRSTHDR returns null or a pointer inside it, CMSG_DATA a pointer into that.
+    let fd = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(libc::EBADMSG);
+        }
+        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const c_int)
+    };
+    // SAFETY: umount2, mount and move_mount read NUL-terminated strings owned by the plan;
+    // `fd` is the detached mount just received, closed here whatever happens.
+    let result = unsafe {
+        (|| {
+            for dst in [o.dst, o.upper, o.base] {
+                if libc::umount2(dst.as_ptr(), libc::MNT_DETACH) < 0 && errno() != libc::EINVAL {
+                    return Err(errno());
+                }
+            }
+            ok(libc::syscall(
+                libc::SYS_move_mount,
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                o.scratch.as_ptr(),
+                crate::sys::MOVE_MOUNT_F_EMPTY_PATH,
+            ) as c_int)?;
+            let bound = ok(libc::mount(o.scratch_box.as_ptr(), o.base.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()))
+                .and_then(|_| {
+                    ok(libc::mount(
+                        std::ptr::null(),
+                        o.base.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                        std::ptr::null(),
+                    ))
+                });
+            ok(libc::umount2(o.scratch.as_ptr(), libc::MNT_DETACH))?;
+            bound
+        })()
+    };
+    // SAFETY: close takes an integer.
+    unsafe { libc::close(fd) };
+    result
 }
 
 /// Processes of the namespace other than pid 1, counted in /proc (-1 when unreadable).

@@ -4,7 +4,7 @@
 use crate::child::Msg;
 use crate::Error;
 use libc::c_int;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 pub(crate) fn now_ns() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -45,6 +45,35 @@ pub(crate) fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), Error> {
         return Err(Error::io("socketpair(AF_UNIX, SOCK_SEQPACKET)", std::io::Error::last_os_error()));
     }
     Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// Sends one byte with `fd` attached (SCM_RIGHTS) over a seqpacket socket.
+pub(crate) fn send_fd(sock: &OwnedFd, b: u8, fd: RawFd) -> std::io::Result<()> {
+    let mut byte = b;
+    let mut iov = libc::iovec { iov_base: &mut byte as *mut u8 as *mut libc::c_void, iov_len: 1 };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    // SAFETY: CMSG_SPACE only computes a size (24 for one int, within the 32-byte buffer).
+    hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+    // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with an int;
+    // CMSG_FIRSTHDR and CMSG_DATA return pointers into it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd);
+    }
+    // SAFETY: hdr points at iov/cbuf on this stack, valid for the call.
+    if unsafe { libc::sendmsg(sock.as_raw_fd(), &hdr, libc::MSG_NOSIGNAL) } == 1 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 pub(crate) fn write_byte(fd: &OwnedFd, b: u8) -> std::io::Result<()> {

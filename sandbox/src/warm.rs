@@ -76,7 +76,7 @@ struct Holder {
     /// A reset was ordered and not yet answered.
     resetting: bool,
     /// The box's tmpfs copy, which the holder's namespace has mounted.
-    _lent: Lent,
+    _lent: Option<Lent>,
     _lease: Lease,
 }
 
@@ -90,9 +90,13 @@ impl Drop for Holder {
 
 /// The part of a configuration that makes the environment: runs in one must agree on it.
 fn environment_part(cfg: &RunConfig) -> impl PartialEq + std::fmt::Debug + '_ {
+    (&cfg.box_dir, environment_part_but_box(cfg))
+}
+
+/// The environment part without the box (which `load_box` can change).
+fn environment_part_but_box(cfg: &RunConfig) -> impl PartialEq + std::fmt::Debug + '_ {
     (
         &cfg.rootfs,
-        &cfg.box_dir,
         &cfg.binds,
         cfg.limits.tmpfs_bytes,
         cfg.limits.disk_bytes,
@@ -134,6 +138,49 @@ impl Environment {
     /// The holder's pid (as seen from the host), while it lives: for tests and diagnostics.
     pub fn holder_pid(&self) -> Option<i32> {
         self.holder.as_ref().map(|h| h.pid)
+    }
+
+    /// Whether `cfg` could run here once its box is loaded (`load_box`): the same root
+    /// filesystem, binds, sizes, cgroup parent and host ids. For pools of environments.
+    pub fn fits(&self, cfg: &RunConfig) -> bool {
+        environment_part_but_box(cfg) == environment_part_but_box(&self.base)
+    }
+
+    /// Replaces the kept box with a fresh copy of `dir` (an empty box for `None`), so that
+    /// the environment can serve another box (a pool recycling it for the next
+    /// submission). Everything the earlier box had, including what keeping runs wrote to
+    /// it, is gone; every other reset holds as between runs. Runs after it give `dir` as
+    /// their box. If the holder cannot take the new box it is thrown away and the next run
+    /// makes a new one around `dir`.
+    pub fn load_box(&mut self, dir: Option<&std::path::Path>) -> Result<(), Error> {
+        let mut cfg = self.base.clone();
+        cfg.box_dir = dir.map(std::path::Path::to_path_buf);
+        validate::check(&cfg)?;
+        self.keep_next = false;
+        if let Some(h) = &mut self.holder {
+            if let Err(e) = h.finish_reset() {
+                tracing::warn!("warm environment reset failed ({e}); it is made anew");
+                self.holder = None;
+            }
+        }
+        let Some(mut holder) = self.holder.take() else {
+            self.base = cfg;
+            return Ok(());
+        };
+        // The old box's copy and lock go first (the holder's mount of it lives until the
+        // swap), so that the same directory can be loaded again. The new one is copied in
+        // (and its directory locked) on the runner's side, as for any run.
+        holder._lent = None;
+        let lent = Lent::prepare(&cfg, holder.host_id)?;
+        self.base = cfg;
+        match holder.rebox(&lent) {
+            Ok(()) => {
+                holder._lent = Some(lent);
+                self.holder = Some(holder);
+            }
+            Err(e) => tracing::warn!("warm environment: loading a new box failed ({e}); it is made anew"),
+        }
+        Ok(())
     }
 
     /// Makes the next run's box the kept box itself, writable: what that run writes there
@@ -333,6 +380,7 @@ impl Holder {
                 .map_err(|_| Error::config("state directory path with a NUL byte"))
         };
         let (box_dst, base_dst, upper_dst) = (inside("box")?, inside(".box-base")?, inside(".box-upper")?);
+        let scratch_dst = inside(".box-scratch")?;
         for spec in prepared.mounts.iter_mut() {
             if let MountSpec::Bind { dst, .. } = spec {
                 if *dst == box_dst {
@@ -346,6 +394,7 @@ impl Holder {
             .position(|m| matches!(m, MountSpec::Dir { dst, .. } if *dst == box_dst))
             .ok_or_else(|| Error::config("the plan has no /box"))?;
         prepared.mounts.insert(at, MountSpec::Dir { dst: upper_dst, mode: 0o755 });
+        prepared.mounts.insert(at, MountSpec::Dir { dst: scratch_dst, mode: 0o700 });
         prepared.mounts.insert(at, MountSpec::Dir { dst: base_dst.clone(), mode: 0o755 });
         prepared.mounts.push(MountSpec::ReadOnly { dst: base_dst, flags: libc::MS_NOSUID | libc::MS_NODEV });
         let upper_data = CString::new(format!(
@@ -357,6 +406,8 @@ impl Holder {
         let overlay = child::BoxOverlay {
             dst: c"/box",
             base: c"/.box-base",
+            scratch: c"/.box-scratch",
+            scratch_box: c"/.box-scratch/box",
             upper: c"/.box-upper",
             upper_data: &upper_data,
             upper_dir: c"/.box-upper/u",
@@ -427,7 +478,7 @@ impl Holder {
             replies,
             host_id: lease.id,
             resetting: false,
-            _lent: lent,
+            _lent: Some(lent),
             _lease: lease,
         };
         spawn::write_id_maps(pid, holder.host_id, true).map_err(Error::Config)?;
@@ -459,6 +510,16 @@ impl Holder {
         match self.answer()? {
             (true, _) => Ok(()),
             (false, killed) => Err(format!("the holder's reset failed or found processes left ({killed})")),
+        }
+    }
+
+    /// Sends the holder a new box's scratch tmpfs and orders it in place of the kept box.
+    fn rebox(&self, lent: &Lent) -> Result<(), String> {
+        sys::send_fd(&self.replies, child::HOLDER_REBOX, lent.mount_fd()).map_err(|e| format!("sending the box: {e}"))?;
+        sys::write_byte(&self.orders, child::HOLDER_REBOX).map_err(|e| format!("ordering it: {e}"))?;
+        match self.answer()? {
+            (true, _) => Ok(()),
+            (false, _) => Err("the holder could not mount the new box".into()),
         }
     }
 

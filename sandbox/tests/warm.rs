@@ -265,3 +265,29 @@ fn a_keeping_run_leaves_its_box_writes_to_later_runs_and_only_it_does() {
     let r = bed.run(&mut c);
     assert_eq!(r.status, Status::OutputLimit, "{r:?}");
 }
+
+#[test]
+fn a_loaded_box_replaces_the_kept_one_and_nothing_of_the_earlier_box_remains() {
+    let mut bed = Bed::new();
+    bed.env.keep_box_of_next_run();
+    out(&bed.sh("echo built > /box/a.out && echo t > /tmp/t"));
+    // The next submission's box, in the same environment (a pool recycling it).
+    let next = tempfile::tempdir().unwrap();
+    std::fs::write(next.path().join("new.txt"), "new\n").unwrap();
+    bed.env.load_box(Some(next.path())).unwrap();
+    let first = std::mem::replace(&mut bed.dir, next);
+    let r = bed.sh("ls -a /box /tmp | tr '\\n' ' '; cat /box/new.txt");
+    assert_eq!(out(&r), "/box: . .. new.txt  /tmp: . .. new", "{r:?}");
+    assert_eq!(bed.env.generation(), 1, "the same holder, not a new one");
+    // The earlier box's directory is free again, and can even be loaded once more.
+    bed.env.load_box(Some(first.path())).unwrap();
+    bed.dir = first;
+    assert_eq!(out(&bed.sh("ls /box")), "kept.txt");
+    // An empty box.
+    bed.env.load_box(None).unwrap();
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", "ls -a /box | tr '\\n' ' '"]).write_back(false).stdout(sandbox::Stdio::Capture);
+    let r = c.run_in(&mut bed.env).unwrap();
+    assert_eq!(stdout_text(&r).trim(), ". ..", "{r:?}");
+    assert_eq!(bed.env.generation(), 1);
+}
