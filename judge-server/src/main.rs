@@ -28,6 +28,10 @@ struct Config {
     /// Submissions judged at once (default: the number of CPUs).
     #[arg(long, env = "JUDGE_SERVER_WORKERS")]
     workers: Option<usize>,
+    /// Warm sandbox environments each worker thread keeps between submissions, emptied,
+    /// for the next submission of a language they fit (0: a new one per submission).
+    #[arg(long, env = "JUDGE_SERVER_WARM_POOL", default_value_t = 2)]
+    warm_pool: usize,
     /// Submissions waiting at most; beyond it, 503 "queue is full".
     #[arg(long, env = "JUDGE_SERVER_MAX_QUEUE", default_value_t = 1000)]
     max_queue: usize,
@@ -172,6 +176,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         tokens,
         rate_per_minute: cfg.rate_limit,
         maxima,
+        warm_pool: cfg.warm_pool,
     };
     let work = work::Work::start(store, profiles, settings)?;
     let app = app(Arc::clone(&work), cfg.max_body);

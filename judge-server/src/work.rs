@@ -38,6 +38,8 @@ pub struct Settings {
     pub rate_per_minute: u32,
     /// The largest requests accepted.
     pub maxima: Maxima,
+    /// Warm environments kept per worker thread between submissions (0: none).
+    pub warm_pool: usize,
 }
 
 /// A job as the workers see it, whichever API it came from (stored as the request JSON).
@@ -166,6 +168,8 @@ pub struct Work {
     stop: tokio::sync::watch::Sender<bool>,
     /// The largest requests accepted.
     pub maxima: Maxima,
+    /// Warm environments kept per worker thread between submissions.
+    warm_pool: usize,
     /// When /readyz last ran a sandbox, and whether it worked.
     pub ready_cache: Mutex<Option<(std::time::Instant, bool)>>,
     /// The cancel switch of each submission being judged.
@@ -204,7 +208,7 @@ pub enum Refused {
 impl Work {
     /// Starts the workers; queued submissions of an earlier life are queued again.
     pub fn start(store: Store, profiles: Profiles, settings: Settings) -> anyhow::Result<Arc<Work>> {
-        let Settings { workers, max_queue, callbacks, tokens, rate_per_minute, maxima } = settings;
+        let Settings { workers, max_queue, callbacks, tokens, rate_per_minute, maxima, warm_pool } = settings;
         let (tx, rx) = mpsc::channel::<String>(max_queue.max(1) + 1024);
         let available = profiles.all().map(|p| (p.id.clone(), p.availability())).collect();
         let work = Arc::new(Work {
@@ -226,6 +230,7 @@ impl Work {
             tokens,
             rate_per_minute,
             maxima,
+            warm_pool,
             cancels: Mutex::new(HashMap::new()),
             ready_cache: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
@@ -550,8 +555,13 @@ impl Work {
             language: job.language.clone(),
             sources: job.files.iter().map(|(n, c)| (n.clone(), c.as_bytes().to_vec())).collect(),
         };
-        let opts =
-            judge::Options { run_all: !job.fail_fast, keep_output: job.keep_output, cancel, ..Default::default() };
+        let opts = judge::Options {
+            run_all: !job.fail_fast,
+            keep_output: job.keep_output,
+            cancel,
+            pool: self.warm_pool,
+            ..Default::default()
+        };
         let store = self.store.clone();
         let mut on_event = |e: &judge::Event| {
             let v = match e {

@@ -43,6 +43,10 @@ pub struct Options {
     /// everything else is reset between runs; see `sandbox::Environment`) wherever one can
     /// be made (as root, with cgroups), and run cold elsewhere.
     pub cold: bool,
+    /// Keep up to this many environments per thread after their submission, emptied, for
+    /// the next submissions that fit them (see `pool`); 0 drops each with its submission.
+    /// A server sets it; one-off judging has no next submission to serve.
+    pub pool: usize,
 }
 
 /// The compile step's outcome.
@@ -58,6 +62,9 @@ pub struct CompileResult {
     pub wall_time_us: u64,
     /// Peak memory, bytes.
     pub peak_memory_bytes: u64,
+    /// The compile ran in the submission's warm environment (its products kept there for
+    /// the tests), not in a one-off sandbox.
+    pub warm: bool,
 }
 
 /// One test's outcome.
@@ -248,6 +255,7 @@ fn compile(
             Err(e) => tracing::warn!("a warm compile could not start ({e}); compiling cold"),
         }
     }
+    let was_warm = warm.is_some();
     let r = match warm {
         Some(r) => r,
         None => {
@@ -265,6 +273,7 @@ fn compile(
         time_us: r.cpu_time_us,
         wall_time_us: r.wall_time_us,
         peak_memory_bytes: r.peak_memory_bytes,
+        warm: was_warm,
     };
     on_event(&Event::Compiled(&result));
     if r.status == sandbox::Status::SetupError {
@@ -471,11 +480,18 @@ pub fn judge(
     let make_env = || {
         let mut c = base_command(profile, &profile.run, &limits, prepared.box_dir.path(), image);
         c.write_back(false);
-        sandbox::Environment::new(c.config()).ok()
+        if opts.pool > 0 {
+            crate::pool::take(c.config())
+        } else {
+            sandbox::Environment::new(c.config()).ok()
+        }
     };
-    let mut env = if opts.cold || runs < 2 { None } else { make_env() };
+    // A pooled environment is cheap enough even for a single run.
+    let mut held =
+        crate::pool::Held::new(if opts.cold || (runs < 2 && opts.pool == 0) { None } else { make_env() }, opts.pool);
+    let env = &mut held.env;
     let compile = match &profile.compile {
-        Some(stage) => Some(compile(profile, stage, &prepared, image, &mut env, opts.cancel.as_deref(), on_event)?),
+        Some(stage) => Some(compile(profile, stage, &prepared, image, env, opts.cancel.as_deref(), on_event)?),
         None => None,
     };
     if let Some(c) = compile.as_ref().filter(|c| c.status != "ok") {
@@ -493,7 +509,7 @@ pub fn judge(
     // A compile that ran cold wrote its products back to the box: the environment, if
     // the tests are to have one, is made around them now.
     if env.is_none() && !opts.cold && total >= 2 {
-        env = make_env();
+        *env = make_env();
     }
     let mut results: Vec<TestResult> = Vec::new();
     for (index, test) in problem.tests.iter().enumerate() {

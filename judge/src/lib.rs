@@ -16,6 +16,7 @@
 pub mod checker;
 mod flow;
 mod icpc;
+pub mod pool;
 pub mod problem;
 pub mod profile;
 pub mod rootfs;

@@ -78,6 +78,8 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         keep_output: false,
         cancel: None,
         cold: a.cold,
+        // One submission per `runner judge`: no later one for a kept environment to serve.
+        pool: 0,
     };
     let j = judge::judge(&profiles, &sub, &problem, &opts, &mut on_event)?;
     if let (Some(f), Some(path)) = (junit.as_mut(), &a.junit) {
