@@ -2,6 +2,7 @@
 //! sandbox run, and a run in a warm environment. `bench/run.sh` uses it (as root).
 //!
 //! Usage: warm_loop RUNS PROGRAM [ARG...]; prints one line per way: name, median µs, p90 µs.
+//! WAYS=warm (or a comma list of bare, cold, warm) times only those, for profiling one.
 
 use std::time::Instant;
 
@@ -26,25 +27,33 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let ways = std::env::var("WAYS").unwrap_or_else(|_| "bare,cold,warm".into());
+    let way = |w: &str| ways.split(',').any(|x| x == w);
     let mut bare = Vec::new();
     let mut cold = Vec::new();
     let mut warm = Vec::new();
     // Interleaved, so that the machine's noise falls on all three alike.
     for _ in 0..runs {
-        let t = Instant::now();
-        let st = std::process::Command::new(program).args(rest).status().expect("bare exec");
-        bare.push(t.elapsed().as_secs_f64() * 1e6);
-        assert!(st.success());
-        let t = Instant::now();
-        let r = c.run().expect("cold run");
-        cold.push(t.elapsed().as_secs_f64() * 1e6);
-        assert_eq!(r.status, sandbox::Status::Ok, "{r:?}");
-        let t = Instant::now();
-        let r = c.run_in(&mut env).expect("warm run");
-        warm.push(t.elapsed().as_secs_f64() * 1e6);
-        assert_eq!(r.status, sandbox::Status::Ok, "{r:?}");
+        if way("bare") {
+            let t = Instant::now();
+            let st = std::process::Command::new(program).args(rest).status().expect("bare exec");
+            bare.push(t.elapsed().as_secs_f64() * 1e6);
+            assert!(st.success());
+        }
+        if way("cold") {
+            let t = Instant::now();
+            let r = c.run().expect("cold run");
+            cold.push(t.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(r.status, sandbox::Status::Ok, "{r:?}");
+        }
+        if way("warm") {
+            let t = Instant::now();
+            let r = c.run_in(&mut env).expect("warm run");
+            warm.push(t.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(r.status, sandbox::Status::Ok, "{r:?}");
+        }
     }
-    for (name, v) in [("bare", bare), ("cold", cold), ("warm", warm)] {
+    for (name, v) in [("bare", bare), ("cold", cold), ("warm", warm)].into_iter().filter(|(_, v)| !v.is_empty()) {
         let (med, p90) = stats(v);
         println!("{name} {med:.0} {p90:.0}");
     }
