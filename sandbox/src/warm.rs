@@ -61,6 +61,9 @@ pub struct Environment {
     made: u32,
     /// The next run keeps its box writes (`keep_box_of_next_run`).
     keep_next: bool,
+    /// A keeping run changed the kept box since it was loaded: a holder made anew would not
+    /// have those changes, so none is made until `load_box`.
+    box_changed: bool,
 }
 
 /// A live holder and what it needs kept.
@@ -126,7 +129,7 @@ impl Environment {
         // Refused here already, so that a caller falls back to cold runs at once.
         refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         let holder = Holder::make(cfg)?;
-        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false })
+        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false, box_changed: false })
     }
 
     /// How many holders this environment has made (1, plus one for each that was thrown
@@ -157,6 +160,7 @@ impl Environment {
         cfg.box_dir = dir.map(std::path::Path::to_path_buf);
         validate::check(&cfg)?;
         self.keep_next = false;
+        self.box_changed = false;
         if let Some(h) = &mut self.holder {
             if let Err(e) = h.finish_reset() {
                 tracing::warn!("warm environment reset failed ({e}); it is made anew");
@@ -187,8 +191,9 @@ impl Environment {
     /// (a compiler's output, say) is kept for every later run of this environment, as the
     /// box it was made with is. Meant for a submission's compile step, run before its tests;
     /// every other run's box writes are thrown away. The host's box directory is never
-    /// written. Applies to the next run only; a holder made anew after that run was ordered
-    /// starts from the box the environment was made with.
+    /// written. Applies to the next run only. Should the environment be lost after it (a
+    /// failed reset, a killed holder), later runs are setup errors until `load_box`: a
+    /// new holder would not have what that run kept.
     pub fn keep_box_of_next_run(&mut self) {
         self.keep_next = true;
     }
@@ -218,6 +223,16 @@ impl Environment {
             }
         }
         if self.holder.is_none() {
+            if self.box_changed {
+                // The box the environment was made with is not the box the runs expect (a
+                // compile's output is missing): a setup error, never a verdict on a box
+                // without it.
+                return Ok(Report::setup_error(
+                    "the warm environment was lost after a run that kept its box writes, and with it what that \
+                     run wrote; load the box again (Environment::load_box) or run cold"
+                        .into(),
+                ));
+            }
             self.holder = Some(Holder::make(&self.base)?);
             self.made += 1;
         }
@@ -225,6 +240,7 @@ impl Environment {
         // on the way out instead of being reused unreset.
         let mut holder = self.holder.take().expect("made above");
         if keep {
+            self.box_changed = true;
             if let Err(e) = holder.keep_box() {
                 return Ok(Report::setup_error(format!("warm environment: keeping the box: {e}")));
             }

@@ -291,3 +291,27 @@ fn a_loaded_box_replaces_the_kept_one_and_nothing_of_the_earlier_box_remains() {
     assert_eq!(stdout_text(&r).trim(), ". ..", "{r:?}");
     assert_eq!(bed.env.generation(), 1);
 }
+
+#[test]
+fn an_environment_lost_after_a_keeping_run_gives_setup_errors_until_a_box_is_loaded() {
+    let mut bed = Bed::new();
+    bed.env.keep_box_of_next_run();
+    out(&bed.sh("echo built > /box/a.out"));
+    // The holder is lost: a new one would have the box without a.out, so no run may
+    // give a verdict on that box.
+    let pid = bed.env.holder_pid().unwrap();
+    // SAFETY: kill with a pid and a signal number.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(start.elapsed() < Duration::from_secs(10), "the holder did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = bed.sh("cat /box/a.out");
+    assert_eq!(r.status, Status::SetupError, "{r:?}");
+    assert!(r.message.as_deref().unwrap_or("").contains("load the box again"), "{r:?}");
+    // Loading the box again makes it usable (a new holder around the host's box).
+    let dir = bed.dir.path().to_path_buf();
+    bed.env.load_box(Some(&dir)).unwrap();
+    assert_eq!(out(&bed.sh("ls /box")), "kept.txt");
+}
