@@ -33,7 +33,7 @@
 //! counters (/proc/net/snmp). A judge that must not let tests of one submission signal
 //! each other even that way runs them cold.
 
-use crate::cgroup::{self, CgroupLimits, Layout, RunCgroup};
+use crate::cgroup::{self, CgroupLimits, Layout};
 use crate::child::{self, ChildPlan, FreshMount, MountOp};
 use crate::config::{RunConfig, SANDBOX_ID};
 use crate::hostids::{self, Lease};
@@ -61,6 +61,8 @@ pub struct Environment {
     made: u32,
     /// The next run keeps its box writes (`keep_box_of_next_run`).
     keep_next: bool,
+    /// Each run's cgroup, made ahead and removed after on a thread of its own.
+    cgroups: crate::warm_cgroups::Keeper,
     /// A keeping run changed the kept box since it was loaded: a holder made anew would not
     /// have those changes, so none is made until `load_box`.
     box_changed: bool,
@@ -129,7 +131,8 @@ impl Environment {
         // Refused here already, so that a caller falls back to cold runs at once.
         refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         let holder = Holder::make(cfg)?;
-        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false, box_changed: false })
+        let cgroups = crate::warm_cgroups::Keeper::new().map_err(|e| Error::io("starting the cgroup thread", e))?;
+        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false, box_changed: false, cgroups })
     }
 
     /// How many holders this environment has made (1, plus one for each that was thrown
@@ -245,7 +248,7 @@ impl Environment {
                 return Ok(Report::setup_error(format!("warm environment: keeping the box: {e}")));
             }
         }
-        let outcome = run_in_holder(cfg, &holder, cancel, start, keep);
+        let outcome = run_in_holder(cfg, &holder, &mut self.cgroups, cancel, start, keep);
         // A holder that died during the run (its creating thread exited) took the run
         // with it: that is the sandbox's failure, not the program's.
         let died = sys::pidfd_exited(&holder.pidfd);
@@ -301,6 +304,7 @@ fn layout_of(cfg: &RunConfig) -> (Layout, bool) {
 fn run_in_holder(
     cfg: &RunConfig,
     holder: &Holder,
+    cgroups: &mut crate::warm_cgroups::Keeper,
     cancel: Option<&Cancel>,
     start: i64,
     keep: bool,
@@ -322,13 +326,11 @@ fn run_in_holder(
         }
     }
     let streams = Streams::open(cfg, stdin_file)?;
-    let mut cg = match RunCgroup::create(
-        &layout,
-        CgroupLimits {
-            memory_bytes: Some(cfg.limits.effective_memory_bytes()),
-            pids: Some(cfg.limits.effective_pids() + 1),
-        },
-    ) {
+    let limits = CgroupLimits {
+        memory_bytes: Some(cfg.limits.effective_memory_bytes()),
+        pids: Some(cfg.limits.effective_pids() + 1),
+    };
+    let mut cg = match cgroups.take(&layout, limits) {
         Ok(cg) => cg,
         Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
     };
@@ -346,7 +348,14 @@ fn run_in_holder(
         start,
         Some(&join),
     );
-    let (mut ending, stats, peak_source) = match spawn::close_cgroup(cg.as_mut(), result) {
+    // The figures are read here; the group is removed, and the next run's made, in the
+    // background.
+    let closed = spawn::close_cgroup(cg.as_mut(), result, false);
+    if let Some(cg) = cg {
+        cgroups.remove(cg);
+    }
+    cgroups.make_ahead(&layout, limits);
+    let (mut ending, stats, peak_source) = match closed {
         Ok(closed) => closed,
         Err(report) => return Ok(*report),
     };

@@ -90,4 +90,18 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
     assert!(r.message.as_deref().unwrap_or("").contains("cancelled"), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(Leftovers::count(), before, "after a cancelled run");
+
+    // A warm environment: its runs' cgroups are made ahead and removed after on a thread of
+    // its own; once it is dropped, none of them, no process and no mount is left.
+    let mut env = sandbox::Environment::new(c_probe(&["exit", "0"]).config()).unwrap();
+    for (args, want) in [(&["exit", "0"][..], Status::Ok), (&["forkbomb"][..], Status::WallTimeLimit)] {
+        let mut c = c_probe(args);
+        c.pids(8).wall_time(Duration::from_millis(300));
+        let r = c.run_in(&mut env).unwrap();
+        assert_eq!(r.status, want, "{r:?}");
+    }
+    let r = c_probe(&["exit", "3"]).run_in(&mut env).unwrap();
+    assert_eq!(r.status, Status::NonzeroExit, "{r:?}");
+    drop(env);
+    assert_eq!(Leftovers::count(), before, "after a warm environment was dropped");
 }
