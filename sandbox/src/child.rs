@@ -282,30 +282,9 @@ fn now_ns() -> i64 {
 /// Sends one message (and optionally an fd) to the parent. Errors are ignored: if the
 /// parent is gone, PDEATHSIG is about to end us anyway.
 fn send(msg: &Msg, fd_to_pass: c_int) {
-    let mut iov = libc::iovec { iov_base: msg as *const Msg as *mut c_void, iov_len: std::mem::size_of::<Msg>() };
-    // Room for one cmsghdr carrying one int, 8-byte aligned: CMSG_SPACE(4) is 24 on 64-bit.
-    let mut cbuf = [0u64; 4];
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
-    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-    hdr.msg_iov = &mut iov;
-    hdr.msg_iovlen = 1;
-    if fd_to_pass >= 0 {
-        hdr.msg_control = cbuf.as_mut_ptr() as *mut c_void;
-        // SAFETY: CMSG_SPACE only computes a size.
-        hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
-        // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with an int
-        // (checked by the size computation above against the 32-byte buffer); CMSG_FIRSTHDR
-        // and CMSG_DATA return pointers into it.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&hdr);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd_to_pass);
-        }
-    }
-    // SAFETY: hdr points at iov/cbuf on this stack, valid for the call.
-    unsafe { libc::sendmsg(FD_TO_PARENT, &hdr, libc::MSG_NOSIGNAL) };
+    // SAFETY: `Msg` is plain repr(C) data; this views its bytes for the duration of the call.
+    let bytes = unsafe { std::slice::from_raw_parts(msg as *const Msg as *const u8, std::mem::size_of::<Msg>()) };
+    crate::sys::send_with_fd(FD_TO_PARENT, bytes, fd_to_pass);
 }
 
 fn fail(stage: Stage, index: u32, err: i32) -> ! {

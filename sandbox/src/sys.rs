@@ -49,31 +49,40 @@ pub(crate) fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), Error> {
 
 /// Sends one byte with `fd` attached (SCM_RIGHTS) over a seqpacket socket.
 pub(crate) fn send_fd(sock: &OwnedFd, b: u8, fd: RawFd) -> std::io::Result<()> {
-    let mut byte = b;
-    let mut iov = libc::iovec { iov_base: &mut byte as *mut u8 as *mut libc::c_void, iov_len: 1 };
+    if send_with_fd(sock.as_raw_fd(), &[b], fd) == 1 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// sendmsg(2) of `data` on `sock`, with `fd` attached (SCM_RIGHTS) unless it is negative;
+/// returns what sendmsg returned. No allocation: the child uses it after clone.
+pub(crate) fn send_with_fd(sock: c_int, data: &[u8], fd: c_int) -> isize {
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    // Room for one cmsghdr carrying one int, 8-byte aligned: CMSG_SPACE(4) is 24 on 64-bit.
     let mut cbuf = [0u64; 4];
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
     hdr.msg_iov = &mut iov;
     hdr.msg_iovlen = 1;
-    hdr.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-    // SAFETY: CMSG_SPACE only computes a size (24 for one int, within the 32-byte buffer).
-    hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
-    // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with an int;
-    // CMSG_FIRSTHDR and CMSG_DATA return pointers into it.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd);
+    if fd >= 0 {
+        hdr.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        // SAFETY: CMSG_SPACE only computes a size.
+        hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+        // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with an int (24
+        // bytes of its 32); CMSG_FIRSTHDR and CMSG_DATA return pointers into it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd);
+        }
     }
-    // SAFETY: hdr points at iov/cbuf on this stack, valid for the call.
-    if unsafe { libc::sendmsg(sock.as_raw_fd(), &hdr, libc::MSG_NOSIGNAL) } == 1 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    // SAFETY: hdr points at `iov` (over `data`, which sendmsg only reads) and `cbuf`, both
+    // valid for the call.
+    unsafe { libc::sendmsg(sock, &hdr, libc::MSG_NOSIGNAL) }
 }
 
 pub(crate) fn write_byte(fd: &OwnedFd, b: u8) -> std::io::Result<()> {

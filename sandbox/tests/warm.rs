@@ -43,6 +43,19 @@ fn sh(dir: &tempfile::TempDir, script: &str) -> Command {
     c
 }
 
+/// Kills the environment's holder and waits until it is dead (a zombie until the
+/// environment reaps it).
+fn kill_holder(env: &Environment) {
+    let pid = env.holder_pid().unwrap();
+    // SAFETY: kill with a pid and a signal number.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(start.elapsed() < Duration::from_secs(10), "the holder did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn out(r: &Report) -> String {
     assert!(matches!(r.status, Status::Ok | Status::NonzeroExit), "{r:?}");
     stdout_text(r).trim().to_string()
@@ -147,15 +160,7 @@ fn fds_environment_and_signal_state_are_each_runs_own() {
 fn a_dead_holder_is_replaced_and_a_dropped_environment_leaves_nothing() {
     let mut bed = Bed::new();
     assert_eq!(out(&bed.sh("echo one")), "one");
-    let pid = bed.env.holder_pid().unwrap();
-    // SAFETY: kill with a pid and a signal number.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    // Dead (a zombie until the environment reaps it) before the next run starts.
-    let start = std::time::Instant::now();
-    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(start.elapsed() < Duration::from_secs(10), "the holder did not die");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    kill_holder(&bed.env);
     assert_eq!(out(&bed.sh("echo two")), "two", "made anew");
     assert_eq!(bed.env.generation(), 2);
     let pid = bed.env.holder_pid().unwrap();
@@ -299,14 +304,7 @@ fn an_environment_lost_after_a_keeping_run_gives_setup_errors_until_a_box_is_loa
     out(&bed.sh("echo built > /box/a.out"));
     // The holder is lost: a new one would have the box without a.out, so no run may
     // give a verdict on that box.
-    let pid = bed.env.holder_pid().unwrap();
-    // SAFETY: kill with a pid and a signal number.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    let start = std::time::Instant::now();
-    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(start.elapsed() < Duration::from_secs(10), "the holder did not die");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    kill_holder(&bed.env);
     let r = bed.sh("cat /box/a.out");
     assert_eq!(r.status, Status::SetupError, "{r:?}");
     assert!(r.message.as_deref().unwrap_or("").contains("load the box again"), "{r:?}");
