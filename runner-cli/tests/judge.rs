@@ -141,7 +141,10 @@ fn judging_stops_at_the_first_failure_and_runs_tests_in_natural_order() {
     // --cold it did not.
     assert_eq!(v["compile"]["warm"], true, "{v}");
     let out = judge_sol("c", &sol, &tests, &["--json", "--cold"]);
-    assert_eq!((json(&out)["verdict"].as_str(), json(&out)["compile"]["warm"].as_bool()), (Some("wrong_answer"), Some(false)));
+    assert_eq!(
+        (json(&out)["verdict"].as_str(), json(&out)["compile"]["warm"].as_bool()),
+        (Some("wrong_answer"), Some(false))
+    );
     let out = judge_sol("c", &sol, &tests, &["--json", "--all"]);
     let v = json(&out);
     let names: Vec<&str> = v["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();

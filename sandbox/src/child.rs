@@ -922,16 +922,22 @@ fn rebox(plan: &ChildPlan) -> Result<(), i32> {
                 o.scratch.as_ptr(),
                 crate::sys::MOVE_MOUNT_F_EMPTY_PATH,
             ) as c_int)?;
-            let bound = ok(libc::mount(o.scratch_box.as_ptr(), o.base.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()))
-                .and_then(|_| {
-                    ok(libc::mount(
-                        std::ptr::null(),
-                        o.base.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-                        std::ptr::null(),
-                    ))
-                });
+            let bound = ok(libc::mount(
+                o.scratch_box.as_ptr(),
+                o.base.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))
+            .and_then(|_| {
+                ok(libc::mount(
+                    std::ptr::null(),
+                    o.base.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                    std::ptr::null(),
+                ))
+            });
             ok(libc::umount2(o.scratch.as_ptr(), libc::MNT_DETACH))?;
             bound
         })()

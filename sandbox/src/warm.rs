@@ -132,7 +132,14 @@ impl Environment {
         refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         let holder = Holder::make(cfg)?;
         let cgroups = crate::warm_cgroups::Keeper::new().map_err(|e| Error::io("starting the cgroup thread", e))?;
-        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false, box_changed: false, cgroups })
+        Ok(Environment {
+            base: cfg.clone(),
+            holder: Some(holder),
+            made: 1,
+            keep_next: false,
+            box_changed: false,
+            cgroups,
+        })
     }
 
     /// How many holders this environment has made (1, plus one for each that was thrown
@@ -540,7 +547,8 @@ impl Holder {
 
     /// Sends the holder a new box's scratch tmpfs and orders it in place of the kept box.
     fn rebox(&self, lent: &Lent) -> Result<(), String> {
-        sys::send_fd(&self.replies, child::HOLDER_REBOX, lent.mount_fd()).map_err(|e| format!("sending the box: {e}"))?;
+        sys::send_fd(&self.replies, child::HOLDER_REBOX, lent.mount_fd())
+            .map_err(|e| format!("sending the box: {e}"))?;
         sys::write_byte(&self.orders, child::HOLDER_REBOX).map_err(|e| format!("ordering it: {e}"))?;
         match self.answer()? {
             (true, _) => Ok(()),

@@ -217,7 +217,8 @@ mod tests {
         let info = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", tmp.path().display());
         let h = Hierarchy::find(&info, "0::/\n", None).unwrap();
         h.prepare().unwrap();
-        let leaves: Vec<_> = fs::read_dir(tmp.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).collect();
+        let leaves: Vec<_> =
+            fs::read_dir(tmp.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).collect();
         assert!(leaves.is_empty(), "the runner moved into a leaf at the root: {leaves:?}");
         let enabled = fs::read_to_string(tmp.path().join("cgroup.subtree_control")).unwrap();
         assert_eq!(enabled, "+memory +pids +cpu");
