@@ -223,9 +223,16 @@ impl Environment {
             )));
         }
         validate::check(cfg)?;
-        // The last run's reset was ordered when it ended and ran alongside whatever the
-        // caller did since; its answer is taken here, before anything of this run starts.
-        // A holder that died (killed, or its thread gone) or whose reset failed is replaced.
+        // Everything of the run that needs no holder first, while the last run's reset may
+        // still be going on.
+        let prep = match Prep::new(cfg, &mut self.cgroups)? {
+            Ok(prep) => prep,
+            Err(report) => return Ok(*report),
+        };
+        // The last run's reset was ordered as soon as its processes were gone and ran
+        // alongside whatever happened since; its answer is taken here, before anything of
+        // this run enters the environment. A holder that died (killed, or its thread gone)
+        // or whose reset failed is replaced.
         if let Some(h) = &mut self.holder {
             if let Err(e) = h.finish_reset() {
                 tracing::warn!("warm environment reset failed ({e}); it is made anew");
@@ -237,6 +244,7 @@ impl Environment {
                 // The box the environment was made with is not the box the runs expect (a
                 // compile's output is missing): a setup error, never a verdict on a box
                 // without it.
+                prep.abandon(&mut self.cgroups);
                 return Ok(Report::setup_error(
                     "the warm environment was lost after a run that kept its box writes, and with it what that \
                      run wrote; load the box again (Environment::load_box) or run cold"
@@ -252,15 +260,17 @@ impl Environment {
         if keep {
             self.box_changed = true;
             if let Err(e) = holder.keep_box() {
+                prep.abandon(&mut self.cgroups);
                 return Ok(Report::setup_error(format!("warm environment: keeping the box: {e}")));
             }
         }
-        let outcome = run_in_holder(cfg, &holder, &mut self.cgroups, cancel, start, keep);
+        let outcome = prep.run(cfg, &mut holder, &mut self.cgroups, cancel, start, keep);
         // A holder that died during the run (its creating thread exited) took the run
         // with it: that is the sandbox's failure, not the program's.
         let died = sys::pidfd_exited(&holder.pidfd);
-        // The reset is ordered now, so that nothing of this run lingers, and answered at
-        // the next run (or never, if the environment is dropped first: that kills it all).
+        // The reset was ordered as soon as the run's processes were gone (or is now, if the
+        // run did not get that far), and is answered at the next run (or never, if the
+        // environment is dropped first: that kills it all).
         if !died && holder.order_reset().is_ok() {
             self.holder = Some(holder);
         } else {
@@ -307,94 +317,124 @@ fn layout_of(cfg: &RunConfig) -> (Layout, bool) {
     }
 }
 
-/// One run through a shim in `holder`'s namespaces.
-fn run_in_holder(
-    cfg: &RunConfig,
-    holder: &Holder,
-    cgroups: &mut crate::warm_cgroups::Keeper,
-    cancel: Option<&Cancel>,
-    start: i64,
-    keep: bool,
-) -> Result<Report, Error> {
-    let (policy, compiled) = spawn::load_policy(cfg)?;
-    refuse_open_keyrings(policy.as_ref())?;
-    let (layout, _) = layout_of(cfg);
-    let stdin_file = validate::open_stdin(cfg)?;
-    // The per-run part of the plan (argv, environment, rlimits, landlock); its mount steps
-    // were the holder's and are not used again.
-    let root_dir = state::mount_point()?;
-    let mut prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
-    // RLIMIT_NPROC counts the user's tasks in the user namespace: here the holder is one
-    // more of them than in a cold run, so the program keeps the same allowance.
-    for (res, lim) in prepared.rlimits.iter_mut() {
-        if *res == libc::RLIMIT_NPROC as libc::c_int {
-            lim.rlim_cur = lim.rlim_cur.saturating_add(1);
-            lim.rlim_max = lim.rlim_max.saturating_add(1);
+/// What a warm run prepares before it needs the holder: its policy, plan, streams and
+/// cgroup.
+struct Prep {
+    policy: Option<crate::seccomp::Policy>,
+    compiled: Vec<crate::seccomp::CompiledFilter>,
+    layout: Layout,
+    prepared: plan::Prepared,
+    streams: Streams,
+    limits: CgroupLimits,
+    cg: Option<cgroup::RunCgroup>,
+}
+
+impl Prep {
+    /// Err(report): a setup error before anything ran.
+    fn new(cfg: &RunConfig, cgroups: &mut crate::warm_cgroups::Keeper) -> Result<Result<Prep, Box<Report>>, Error> {
+        let (policy, compiled) = spawn::load_policy(cfg)?;
+        refuse_open_keyrings(policy.as_ref())?;
+        let (layout, _) = layout_of(cfg);
+        let stdin_file = validate::open_stdin(cfg)?;
+        // The per-run part of the plan (argv, environment, rlimits, landlock); its mount
+        // steps were the holder's and are not used again.
+        let root_dir = state::mount_point()?;
+        let mut prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
+        // RLIMIT_NPROC counts the user's tasks in the user namespace: here the holder is one
+        // more of them than in a cold run, so the program keeps the same allowance.
+        for (res, lim) in prepared.rlimits.iter_mut() {
+            if *res == libc::RLIMIT_NPROC as libc::c_int {
+                lim.rlim_cur = lim.rlim_cur.saturating_add(1);
+                lim.rlim_max = lim.rlim_max.saturating_add(1);
+            }
+        }
+        let streams = Streams::open(cfg, stdin_file)?;
+        let limits = CgroupLimits {
+            memory_bytes: Some(cfg.limits.effective_memory_bytes()),
+            pids: Some(cfg.limits.effective_pids() + 1),
+        };
+        let cg = match cgroups.take(&layout, limits) {
+            Ok(cg) => cg,
+            Err(e) => return Ok(Err(Box::new(Report::setup_error(format!("cgroup: {e}"))))),
+        };
+        Ok(Ok(Prep { policy, compiled, layout, prepared, streams, limits, cg }))
+    }
+
+    /// Gives up the run before it started (its cgroup is removed in the background).
+    fn abandon(self, cgroups: &mut crate::warm_cgroups::Keeper) {
+        if let Some(cg) = self.cg {
+            cgroups.remove(cg);
         }
     }
-    let streams = Streams::open(cfg, stdin_file)?;
-    let limits = CgroupLimits {
-        memory_bytes: Some(cfg.limits.effective_memory_bytes()),
-        pids: Some(cfg.limits.effective_pids() + 1),
-    };
-    let mut cg = match cgroups.take(&layout, limits) {
-        Ok(cg) => cg,
-        Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
-    };
-    let join = Join { holder_pidfd: &holder.pidfd, holder_orders: holder.orders.as_raw_fd() };
-    let result = spawn::run_in(
-        cfg,
-        &prepared,
-        &compiled,
-        streams,
-        &[],
-        cg.as_ref(),
-        cancel,
-        true,
-        holder.host_id,
-        start,
-        Some(&join),
-    );
-    // The figures are read here; the group is removed, and the next run's made, in the
-    // background.
-    let closed = spawn::close_cgroup(cg.as_mut(), result, false);
-    if let Some(cg) = cg {
-        cgroups.remove(cg);
-    }
-    cgroups.make_ahead(&layout, limits);
-    let (mut ending, stats, peak_source) = match closed {
-        Ok(closed) => closed,
-        Err(report) => return Ok(*report),
-    };
-    // What this run wrote to the box is the overlay's upper layer (every process of the
-    // run is dead; the holder resets it afterwards), or for a keeping run the kept box. It
-    // is reached inside the holder's root with openat2: RESOLVE_IN_ROOT and no symlink, so
-    // nothing the program left there can lead this root-owned walk anywhere else.
-    let written = if keep { c".box-base" } else { c".box-upper/u" };
-    let upper = std::fs::File::open(format!("/proc/{}/root", holder.pid)).and_then(|root| {
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
-        sys::openat2(root.as_raw_fd(), written, flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
-    });
-    if let Ok(upper) = upper {
-        if let Some(limit) = cfg.limits.file_size_bytes {
-            ending.file_size_hit = crate::scratch::largest_file(upper.as_fd()).is_some_and(|s| s >= limit);
+
+    /// Runs the program through a shim in `holder`'s namespaces.
+    fn run(
+        mut self,
+        cfg: &RunConfig,
+        holder: &mut Holder,
+        cgroups: &mut crate::warm_cgroups::Keeper,
+        cancel: Option<&Cancel>,
+        start: i64,
+        keep: bool,
+    ) -> Result<Report, Error> {
+        let join = Join { holder_pidfd: &holder.pidfd, holder_orders: holder.orders.as_raw_fd() };
+        let result = spawn::run_in(
+            cfg,
+            &self.prepared,
+            &self.compiled,
+            self.streams,
+            &[],
+            self.cg.as_ref(),
+            cancel,
+            true,
+            holder.host_id,
+            start,
+            Some(&join),
+        );
+        // Every process of the run is dead. What it wrote to the box is the overlay's upper
+        // layer, or for a keeping run the kept box: opened now, inside the holder's root
+        // with openat2 (RESOLVE_IN_ROOT and no symlink, so nothing the program left there
+        // can lead this root-owned walk anywhere else), and read from this fd after the
+        // holder has unmounted it. With that, the holder's reset is ordered at once, to run
+        // beside the rest of this run's work and the next run's preparation.
+        let written = if keep { c".box-base" } else { c".box-upper/u" };
+        let upper = std::fs::File::open(format!("/proc/{}/root", holder.pid)).and_then(|root| {
+            let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            sys::openat2(root.as_raw_fd(), written, flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
+        });
+        let _ = holder.order_reset();
+        // The figures are read here; the group is removed, and the next run's made, in the
+        // background.
+        let closed = spawn::close_cgroup(self.cg.as_mut(), result, false);
+        if let Some(cg) = self.cg.take() {
+            cgroups.remove(cg);
         }
-        let (bytes, files) = (cfg.limits.effective_disk_bytes(), cfg.limits.effective_disk_files());
-        if let Some(note) = crate::lend::budget_used_up(upper.as_raw_fd(), bytes, files) {
-            ending.output_over = true;
-            ending.disk_note = Some(note);
+        cgroups.make_ahead(&self.layout, self.limits);
+        let (mut ending, stats, peak_source) = match closed {
+            Ok(closed) => closed,
+            Err(report) => return Ok(*report),
+        };
+        if let Ok(upper) = upper {
+            if let Some(limit) = cfg.limits.file_size_bytes {
+                ending.file_size_hit = crate::scratch::largest_file(upper.as_fd()).is_some_and(|s| s >= limit);
+            }
+            let (bytes, files) = (cfg.limits.effective_disk_bytes(), cfg.limits.effective_disk_files());
+            if let Some(note) = crate::lend::budget_used_up(upper.as_raw_fd(), bytes, files) {
+                ending.output_over = true;
+                ending.disk_note = Some(note);
+            }
         }
+        let stats = match stats {
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => return Ok(Report::setup_error(format!("reading the run's cgroup: {e}"))),
+            None => None,
+        };
+        let mut report = crate::measure::report(cfg, &self.layout, &ending, stats, peak_source, self.policy.is_some());
+        report
+            .enforced
+            .insert("host_id".into(), format!("{} (this environment's own unprivileged host uid/gid)", holder.host_id));
+        Ok(report)
     }
-    let stats = match stats {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return Ok(Report::setup_error(format!("reading the run's cgroup: {e}"))),
-        None => None,
-    };
-    let mut report = crate::measure::report(cfg, &layout, &ending, stats, peak_source, policy.is_some());
-    report
-        .enforced
-        .insert("host_id".into(), format!("{} (this environment's own unprivileged host uid/gid)", holder.host_id));
-    Ok(report)
 }
 
 impl Holder {
@@ -525,6 +565,9 @@ impl Holder {
 
     /// Orders a reset; `finish_reset` takes its answer.
     fn order_reset(&mut self) -> Result<(), String> {
+        if self.resetting {
+            return Ok(());
+        }
         sys::write_byte(&self.orders, child::HOLDER_RESET).map_err(|e| format!("ordering a reset: {e}"))?;
         self.resetting = true;
         Ok(())
