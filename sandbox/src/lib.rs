@@ -41,7 +41,6 @@ mod supervise;
 mod sys;
 mod validate;
 mod warm;
-mod warm_cgroups;
 
 pub use config::{Bind, Limits, RunConfig, SeccompChoice, Stdio, DEFAULT_HOST_ID, SANDBOX_ID};
 pub use doctor::{doctor, HostReport};

@@ -147,7 +147,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     let lent_fds: Vec<RawFd> = lent.as_ref().map(|l| l.mount_fd()).into_iter().collect();
     let result =
         run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start, None);
-    let (mut ending, stats, peak_source) = match close_cgroup(cg.as_mut(), result, true) {
+    let (mut ending, stats, peak_source) = match close_cgroup(cg.as_mut(), result) {
         Ok(closed) => closed,
         Err(report) => return Ok(*report),
     };
@@ -201,17 +201,13 @@ pub(crate) fn load_policy(cfg: &RunConfig) -> Result<(Option<Policy>, Vec<seccom
 pub(crate) type Closed =
     (Ending, Option<std::io::Result<cgroup::CgroupStats>>, Option<crate::report::PeakMemorySource>);
 
-/// After a run: reads the cgroup's figures, removes it unless the caller will (`remove`),
-/// and gives the ending with them, or the setup-error report of a run that could not start.
-pub(crate) fn close_cgroup(
-    cg: Option<&mut RunCgroup>,
-    result: Result<Ending, String>,
-    remove: bool,
-) -> Result<Closed, Box<Report>> {
+/// After a run: reads the cgroup's figures, removes it, and gives the ending with them, or
+/// the setup-error report of a run that could not start.
+pub(crate) fn close_cgroup(cg: Option<&mut RunCgroup>, result: Result<Ending, String>) -> Result<Closed, Box<Report>> {
     let cg_version = cg.as_ref().map_or(CgroupVersion::None, |c| c.version());
     let peak_source = cg.as_ref().map(|c| c.peak_source());
     let stats = cg.as_ref().map(|c| c.stats());
-    if let Some(cg) = cg.filter(|_| remove) {
+    if let Some(cg) = cg {
         if let Err(e) = cg.destroy() {
             tracing::warn!("removing the run's cgroup: {e}");
         }

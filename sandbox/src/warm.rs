@@ -61,8 +61,6 @@ pub struct Environment {
     made: u32,
     /// The next run keeps its box writes (`keep_box_of_next_run`).
     keep_next: bool,
-    /// Each run's cgroup, made ahead and removed after on a thread of its own.
-    cgroups: crate::warm_cgroups::Keeper,
     /// A keeping run changed the kept box since it was loaded: a holder made anew would not
     /// have those changes, so none is made until `load_box`.
     box_changed: bool,
@@ -131,15 +129,7 @@ impl Environment {
         // Refused here already, so that a caller falls back to cold runs at once.
         refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         let holder = Holder::make(cfg)?;
-        let cgroups = crate::warm_cgroups::Keeper::new().map_err(|e| Error::io("starting the cgroup thread", e))?;
-        Ok(Environment {
-            base: cfg.clone(),
-            holder: Some(holder),
-            made: 1,
-            keep_next: false,
-            box_changed: false,
-            cgroups,
-        })
+        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false, box_changed: false })
     }
 
     /// How many holders this environment has made (1, plus one for each that was thrown
@@ -225,7 +215,7 @@ impl Environment {
         validate::check(cfg)?;
         // Everything of the run that needs no holder first, while the last run's reset may
         // still be going on.
-        let prep = match Prep::new(cfg, &mut self.cgroups)? {
+        let prep = match Prep::new(cfg)? {
             Ok(prep) => prep,
             Err(report) => return Ok(*report),
         };
@@ -244,7 +234,7 @@ impl Environment {
                 // The box the environment was made with is not the box the runs expect (a
                 // compile's output is missing): a setup error, never a verdict on a box
                 // without it.
-                prep.abandon(&mut self.cgroups);
+                drop(prep);
                 return Ok(Report::setup_error(
                     "the warm environment was lost after a run that kept its box writes, and with it what that \
                      run wrote; load the box again (Environment::load_box) or run cold"
@@ -260,11 +250,11 @@ impl Environment {
         if keep {
             self.box_changed = true;
             if let Err(e) = holder.keep_box() {
-                prep.abandon(&mut self.cgroups);
+                drop(prep);
                 return Ok(Report::setup_error(format!("warm environment: keeping the box: {e}")));
             }
         }
-        let outcome = prep.run(cfg, &mut holder, &mut self.cgroups, cancel, start, keep);
+        let outcome = prep.run(cfg, &mut holder, cancel, start, keep);
         // A holder that died during the run (its creating thread exited) took the run
         // with it: that is the sandbox's failure, not the program's.
         let died = sys::pidfd_exited(&holder.pidfd);
@@ -325,13 +315,12 @@ struct Prep {
     layout: Layout,
     prepared: plan::Prepared,
     streams: Streams,
-    limits: CgroupLimits,
     cg: Option<cgroup::RunCgroup>,
 }
 
 impl Prep {
     /// Err(report): a setup error before anything ran.
-    fn new(cfg: &RunConfig, cgroups: &mut crate::warm_cgroups::Keeper) -> Result<Result<Prep, Box<Report>>, Error> {
+    fn new(cfg: &RunConfig) -> Result<Result<Prep, Box<Report>>, Error> {
         let (policy, compiled) = spawn::load_policy(cfg)?;
         refuse_open_keyrings(policy.as_ref())?;
         let (layout, _) = layout_of(cfg);
@@ -353,18 +342,11 @@ impl Prep {
             memory_bytes: Some(cfg.limits.effective_memory_bytes()),
             pids: Some(cfg.limits.effective_pids() + 1),
         };
-        let cg = match cgroups.take(&layout, limits) {
+        let cg = match cgroup::RunCgroup::create(&layout, limits) {
             Ok(cg) => cg,
             Err(e) => return Ok(Err(Box::new(Report::setup_error(format!("cgroup: {e}"))))),
         };
-        Ok(Ok(Prep { policy, compiled, layout, prepared, streams, limits, cg }))
-    }
-
-    /// Gives up the run before it started (its cgroup is removed in the background).
-    fn abandon(self, cgroups: &mut crate::warm_cgroups::Keeper) {
-        if let Some(cg) = self.cg {
-            cgroups.remove(cg);
-        }
+        Ok(Ok(Prep { policy, compiled, layout, prepared, streams, cg }))
     }
 
     /// Runs the program through a shim in `holder`'s namespaces.
@@ -372,7 +354,6 @@ impl Prep {
         mut self,
         cfg: &RunConfig,
         holder: &mut Holder,
-        cgroups: &mut crate::warm_cgroups::Keeper,
         cancel: Option<&Cancel>,
         start: i64,
         keep: bool,
@@ -403,14 +384,7 @@ impl Prep {
             sys::openat2(root.as_raw_fd(), written, flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
         });
         let _ = holder.order_reset();
-        // The figures are read here; the group is removed, and the next run's made, in the
-        // background.
-        let closed = spawn::close_cgroup(self.cg.as_mut(), result, false);
-        if let Some(cg) = self.cg.take() {
-            cgroups.remove(cg);
-        }
-        cgroups.make_ahead(&self.layout, self.limits);
-        let (mut ending, stats, peak_source) = match closed {
+        let (mut ending, stats, peak_source) = match spawn::close_cgroup(self.cg.as_mut(), result) {
             Ok(closed) => closed,
             Err(report) => return Ok(*report),
         };

@@ -313,3 +313,30 @@ fn an_environment_lost_after_a_keeping_run_gives_setup_errors_until_a_box_is_loa
     bed.env.load_box(Some(&dir)).unwrap();
     assert_eq!(out(&bed.sh("ls /box")), "kept.txt");
 }
+
+#[test]
+fn tmp_shm_and_box_are_made_anew_after_any_change_even_one_that_leaves_no_file() {
+    let mut bed = Bed::new();
+    // The reset keeps a fresh filesystem only when it can prove it unchanged. Changes that
+    // leave no file: the mode, extended attributes, the times, a file made and removed, a
+    // directory made and removed. Each must be undone for the next run.
+    let plant = "import os\n\
+        os.chmod('/tmp', 0o700); os.setxattr('/dev/shm', 'user.planted', b'1')\n\
+        os.utime('/box', (978307200, 978307200)); os.setxattr('/box', 'user.planted', b'1')\n\
+        os.utime('/tmp', (978307200, 978307200))\n\
+        open('/dev/shm/f', 'w').close(); os.unlink('/dev/shm/f'); os.mkdir('/box/d'); os.rmdir('/box/d')\n\
+        print('planted')";
+    assert_eq!(out(&bed.py(plant)), "planted");
+    let look = "import os\n\
+        print(oct(os.stat('/tmp').st_mode & 0o7777), os.listxattr('/dev/shm'), os.listxattr('/box'),\n\
+              os.stat('/box').st_mtime != 978307200, os.stat('/tmp').st_mtime != 978307200)";
+    let seen = bed.py(look);
+    assert_eq!(out(&seen), "0o1777 [] [] True True", "{seen:?}");
+    // Only the times, set back by the owner to what they were: the change time gives it
+    // away, or the final state is the fresh one.
+    let again = "import os\n\
+        st = os.stat('/tmp'); os.mkdir('/tmp/d'); os.rmdir('/tmp/d')\n\
+        os.utime('/tmp', ns=(st.st_atime_ns, st.st_mtime_ns)); print('done')";
+    assert_eq!(out(&bed.py(again)), "done");
+    assert_eq!(out(&bed.sh("ls -a /tmp | tr '\\n' ' '")), ". ..");
+}
