@@ -11,27 +11,30 @@
 //! which reaches every process of the namespace but the holder.
 //!
 //! Between runs the holder resets the environment (`child::reset`): it kills and reaps
-//! every process left (orphans are its children), mounts /tmp and /dev/shm anew, and checks
-//! in /proc that it is alone. A reset that fails or finds anything wrong, a holder that
-//! died, or a run that could not start drops the holder; the next run makes a new one.
+//! every process left (orphans are its children), mounts /tmp, /dev/shm and the box's
+//! upper layer anew unless it can prove the run left them as they were made
+//! (`child::Look`), and checks in /proc that it is alone. The reset is ordered as soon as
+//! a run's processes are gone and its answer taken before the next run enters. A reset
+//! that fails or finds anything wrong, a holder that died, or a run that could not start
+//! drops the holder; the next run makes a new one.
 //!
-//! What is kept between runs, by design: the box (copied in once when the environment is
-//! made, and read-only to every run, so no run can leave anything in it), the read-only
-//! binds and root filesystem, the network namespace (no interface up, nothing listening
-//! once every process is dead), the hostname. What is new for each run: every process,
-//! /tmp and /dev/shm, the IPC namespace (SysV objects, POSIX message queues), the cgroup
-//! (so peak memory, OOM counts, CPU usage and pids start from zero), fds, environment,
-//! signal state. The one thing a run can see of an earlier one is how far pid numbers
-//! have advanced.
+//! What is kept between runs, by design: the box (copied in when the environment is made
+//! or by `load_box`, read-only to every run but one ordered with `keep_box_of_next_run`),
+//! the read-only binds and root filesystem, the network namespace (no interface up,
+//! nothing listening once every process is dead), the hostname. What is new for each run:
+//! every process, what /tmp, /dev/shm and the box's upper layer held, the IPC namespace
+//! (SysV objects, POSIX message queues), the cgroup (so peak memory, OOM counts, CPU usage
+//! and pids start from zero), fds, environment, signal state.
 //!
 //! Warm environments need root and cgroups; they take no writable binds, never write the
 //! box back, and run only under a seccomp policy that closes the kernel's keyrings (which
 //! are not namespaced).
 //!
 //! Known traces of earlier runs of the same environment (an environment belongs to one
-//! submitter): how far pid numbers have advanced, and the shared network namespace's
-//! counters (/proc/net/snmp). A judge that must not let tests of one submission signal
-//! each other even that way runs them cold.
+//! submitter at a time): how far pid numbers have advanced, how far inode numbers of a
+//! kept /tmp, /dev/shm or upper layer have, and the network namespace's counters
+//! (/proc/net/snmp). A judge that must not let tests of one submission signal each other
+//! even that way runs them cold.
 
 use crate::cgroup::{self, CgroupLimits, Layout};
 use crate::child::{self, ChildPlan, FreshMount, MountOp};
