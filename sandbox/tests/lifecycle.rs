@@ -91,8 +91,8 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(Leftovers::count(), before, "after a cancelled run");
 
-    // A warm environment: its runs' cgroups are made ahead and removed after on a thread of
-    // its own; once it is dropped, none of them, no process and no mount is left.
+    // A warm environment: once it is dropped, none of its runs' cgroups, no process and no
+    // mount is left.
     let mut env = sandbox::Environment::new(c_probe(&["exit", "0"]).config()).unwrap();
     for (args, want) in [(&["exit", "0"][..], Status::Ok), (&["forkbomb"][..], Status::WallTimeLimit)] {
         let mut c = c_probe(args);
