@@ -183,6 +183,11 @@ pub struct RunArgs {
     /// first free id of 60000-61023, one per concurrent run.
     #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u32).range(1..))]
     pub host_id: Option<u32>,
+    /// A network namespace of the run's own, never the empty one root runs share where
+    /// Landlock keeps them apart (ABI 6 or later). Either way: no interface but a loopback
+    /// that is down.
+    #[arg(long)]
+    pub own_network: bool,
     /// The program and its arguments.
     #[arg(required = true, last = true, value_name = "PROGRAM [ARG]...")]
     pub command: Vec<std::ffi::OsString>,
@@ -243,6 +248,7 @@ impl RunArgs {
         c.limits.disk_files = self.disk_files;
         c.limits.output_bytes = self.output;
         c.write_back = !self.no_write_back;
+        c.own_network = self.own_network;
         Ok(c)
     }
 }

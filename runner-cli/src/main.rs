@@ -52,6 +52,9 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
                 println!("removed {}", p.display());
             }
             println!("cleanup: {} cgroups, {} directories removed", c.cgroups.len(), c.root_dirs.len());
+            if let Some(p) = sandbox::remove_shared_network() {
+                println!("removed the shared network namespace {}", p.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

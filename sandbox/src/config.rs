@@ -65,6 +65,11 @@ pub struct RunConfig {
     /// Where run cgroups are created; default: under the runner's own cgroup.
     #[serde(default)]
     pub cgroup_parent: Option<PathBuf>,
+    /// Give the run a network namespace of its own even where it could join the empty one
+    /// runs share (root, Landlock ABI 6 or later; see the README's "Network"). Either way
+    /// the program has no interface but a loopback that is down. Default false.
+    #[serde(default)]
+    pub own_network: bool,
 }
 
 fn default_host_id() -> u32 {
@@ -131,6 +136,7 @@ impl RunConfig {
             host_id_count: DEFAULT_HOST_ID_COUNT,
             rootfs: None,
             cgroup_parent: None,
+            own_network: false,
         }
     }
 }

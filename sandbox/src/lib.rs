@@ -28,6 +28,7 @@ mod hostids;
 mod landlock;
 mod lend;
 mod measure;
+mod netns;
 mod plan;
 mod proctree;
 mod report;
@@ -44,6 +45,7 @@ mod warm;
 
 pub use config::{Bind, Limits, RunConfig, SeccompChoice, Stdio, DEFAULT_HOST_ID, SANDBOX_ID};
 pub use doctor::{doctor, HostReport};
+pub use netns::remove_shared_network;
 pub use report::{CgroupVersion, PeakMemorySource, Report, Status};
 pub use seccomp::Policy;
 pub use spawn::Cancel;
@@ -239,6 +241,13 @@ impl Command {
     /// A seccomp policy given in memory.
     pub fn seccomp_policy(&mut self, policy: Policy) -> &mut Command {
         self.config.seccomp = SeccompChoice::Inline(policy);
+        self
+    }
+
+    /// A network namespace of the run's own, never the empty one runs share (see
+    /// `RunConfig::own_network`).
+    pub fn own_network(&mut self, yes: bool) -> &mut Command {
+        self.config.own_network = yes;
         self
     }
 

@@ -10,6 +10,7 @@ use crate::hostids;
 use crate::landlock;
 use crate::lend::{self, Lent};
 use crate::measure::{self, Ending};
+use crate::netns;
 use crate::plan::{self, Lending, Prepared};
 use crate::report::{CgroupVersion, Report};
 use crate::seccomp::{self, Policy};
@@ -145,8 +146,21 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         Err(e) => return Ok(Report::setup_error(format!("cgroup: {e}"))),
     };
     let lent_fds: Vec<RawFd> = lent.as_ref().map(|l| l.mount_fd()).into_iter().collect();
-    let result =
-        run_in(cfg, &prepared, &compiled, streams, &lent_fds, cg.as_ref(), cancel, root_mode, host_id, start, None);
+    let shared_net = netns::for_run(cfg, root_mode);
+    let result = run_in(
+        cfg,
+        &prepared,
+        &compiled,
+        streams,
+        &lent_fds,
+        cg.as_ref(),
+        cancel,
+        root_mode,
+        host_id,
+        start,
+        None,
+        shared_net,
+    );
     let (mut ending, stats, peak_source) = match close_cgroup(cg.as_mut(), result) {
         Ok(closed) => closed,
         Err(report) => return Ok(*report),
@@ -180,6 +194,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     if root_mode {
         report.enforced.insert("host_id".into(), format!("{host_id} (this run's own unprivileged host uid/gid)"));
     }
+    report.enforced.insert("network".into(), netns::describe(shared_net.is_some()));
     Ok(report)
 }
 
@@ -244,6 +259,7 @@ pub(crate) fn run_in(
     host_id: u32,
     start: i64,
     join: Option<&Join>,
+    shared_net: Option<&OwnedFd>,
 ) -> Result<Ending, String> {
     let (from_parent_r, from_parent_w) = sys::pipe().map_err(|e| e.to_string())?;
     let (to_parent, to_parent_child) = sys::seqpacket_pair().map_err(|e| e.to_string())?;
@@ -320,11 +336,14 @@ pub(crate) fn run_in(
     };
 
     // A warm run makes no namespace: it is created in the environment's pid namespace and
-    // joins the others itself.
-    let flags = if join.is_some() { libc::CLONE_PIDFD } else { NEW_NAMESPACES | libc::CLONE_PIDFD };
-    let (pid, pidfd) = match join {
-        Some(j) => in_pid_namespace_of(j.holder_pidfd, || clone_child(&plan, flags))?,
-        None => clone_child(&plan, flags)?,
+    // joins the others itself. A cold run makes them all, but for the network namespace
+    // where it joins the shared one (see `netns`).
+    let (pid, pidfd) = match (join, shared_net) {
+        (Some(j), _) => in_namespace(j.holder_pidfd, libc::CLONE_NEWPID, || clone_child(&plan, libc::CLONE_PIDFD))?,
+        (None, Some(net)) => in_namespace(net, libc::CLONE_NEWNET, || {
+            clone_child(&plan, (NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
+        })?,
+        (None, None) => clone_child(&plan, NEW_NAMESPACES | libc::CLONE_PIDFD)?,
     };
     // The child's copies are its own now; ours would keep pipes open.
     drop(from_parent_r);
@@ -418,31 +437,43 @@ pub(crate) fn clone_child(plan: &ChildPlan, flags: c_int) -> Result<(i32, OwnedF
     Ok((pid as i32, unsafe { OwnedFd::from_raw_fd(pidfd) }))
 }
 
-/// Runs `f` (a clone) with this thread's children going into the pid namespace of the
-/// process behind `pidfd`, then puts this thread's setting back. Only the calling thread is
-/// affected (the setting is per thread), and only its new children.
-fn in_pid_namespace_of<T>(pidfd: &OwnedFd, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    static OURS: OnceLock<Option<OwnedFd>> = OnceLock::new();
-    let ours = OURS
-        .get_or_init(|| std::fs::File::open("/proc/self/ns/pid").ok().map(OwnedFd::from))
+/// Runs `f` (a clone) with this thread in the namespace `ns` of type `nstype` (CLONE_NEWPID:
+/// the pid namespace this thread's children go into; CLONE_NEWNET: the network namespace
+/// they start in), then puts this thread's own back. Only the calling thread is affected
+/// (these are per thread), and only for the clone.
+pub(crate) fn in_namespace<T>(
+    ns: &impl AsRawFd,
+    nstype: c_int,
+    f: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    static PID: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    static NET: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    let (cell, file, name) = match nstype {
+        libc::CLONE_NEWPID => (&PID, "/proc/self/ns/pid", "pid"),
+        libc::CLONE_NEWNET => (&NET, "/proc/self/ns/net", "network"),
+        _ => return Err(format!("in_namespace: namespace type {nstype:#x}")),
+    };
+    let ours = cell
+        .get_or_init(|| std::fs::File::open(file).ok().map(OwnedFd::from))
         .as_ref()
-        .ok_or("cannot open /proc/self/ns/pid")?;
+        .ok_or_else(|| format!("cannot open {file}"))?;
     // Every signal blocked for the whole window: a handler of the embedder's that forked
-    // here would put a host process into the environment.
+    // (or opened a socket) here would put a host process into the environment (or a host
+    // socket into the shared network namespace).
     let all = nix::sys::signal::SigSet::all();
     let mut old = nix::sys::signal::SigSet::empty();
     let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old));
     // SAFETY: setns takes two fds and a flag.
-    let out = if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
-        Err(format!("setns(the environment's pid namespace) => {}", sys::errno_name_last()))
+    let out = if unsafe { libc::setns(ns.as_raw_fd(), nstype) } < 0 {
+        Err(format!("setns(the {name} namespace to join) => {}", sys::errno_name_last()))
     } else {
         let out = f();
-        // SAFETY: as above. Back to our own pid namespace (always allowed: it is this
-        // process's active one). If that failed, later forks of this thread would land in
-        // the environment: that must never happen, so the process ends here (abort, not
-        // a panic that a caller could catch and carry on from).
-        if unsafe { libc::setns(ours.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
-            eprintln!("sandbox: cannot restore this thread's pid namespace: {}", sys::errno_name_last());
+        // SAFETY: as above. Back to our own (always allowed: it is this process's). If that
+        // failed, later clones of this thread would land in the other namespace: that must
+        // never happen, so the process ends here (abort, not a panic that a caller could
+        // catch and carry on from).
+        if unsafe { libc::setns(ours.as_raw_fd(), nstype) } < 0 {
+            eprintln!("sandbox: cannot restore this thread's {name} namespace: {}", sys::errno_name_last());
             std::process::abort();
         }
         out

@@ -79,6 +79,8 @@ struct Holder {
     /// The holder's messages (MSG_RESET).
     replies: OwnedFd,
     host_id: u32,
+    /// It joined the shared network namespace.
+    shared_net: bool,
     /// A reset was ordered and not yet answered.
     resetting: bool,
     /// The box's tmpfs copy, which the holder's namespace has mounted.
@@ -109,6 +111,7 @@ fn environment_part_but_box(cfg: &RunConfig) -> impl PartialEq + std::fmt::Debug
         cfg.limits.disk_files,
         &cfg.cgroup_parent,
         (cfg.host_id, cfg.host_id_count),
+        cfg.own_network,
     )
 }
 
@@ -374,6 +377,7 @@ impl Prep {
             holder.host_id,
             start,
             Some(&join),
+            None,
         );
         // Every process of the run is dead. What it wrote to the box is the overlay's upper
         // layer, or for a keeping run the kept box: opened now, inside the holder's root
@@ -410,6 +414,7 @@ impl Prep {
         report
             .enforced
             .insert("host_id".into(), format!("{} (this environment's own unprivileged host uid/gid)", holder.host_id));
+        report.enforced.insert("network".into(), crate::netns::describe(holder.shared_net));
         Ok(report)
     }
 }
@@ -515,8 +520,16 @@ impl Holder {
             stack_size: stack.len(),
             wipe: spawn::cmdline_areas(),
         };
-        let (pid, pidfd) =
-            spawn::clone_child(&plan, spawn::NEW_NAMESPACES | libc::CLONE_PIDFD).map_err(Error::Config)?;
+        // The environment's network namespace: the shared empty one where runs may join it
+        // (see `netns`), else its own.
+        let shared_net = crate::netns::for_run(cfg, true);
+        let (pid, pidfd) = match shared_net {
+            Some(net) => spawn::in_namespace(net, libc::CLONE_NEWNET, || {
+                spawn::clone_child(&plan, (spawn::NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
+            }),
+            None => spawn::clone_child(&plan, spawn::NEW_NAMESPACES | libc::CLONE_PIDFD),
+        }
+        .map_err(Error::Config)?;
         drop(orders_r);
         drop(replies_child);
         drop(null);
@@ -526,6 +539,7 @@ impl Holder {
             orders: orders_w,
             replies,
             host_id: lease.id,
+            shared_net: shared_net.is_some(),
             resetting: false,
             _lent: Some(lent),
             _lease: lease,

@@ -69,6 +69,59 @@ fn no_network_not_even_the_hosts_loopback() {
     assert_eq!(stdout_text(&r).trim(), "lo:", "only a loopback of its own");
 }
 
+/// Whether this host lets root runs share the empty network namespace: root, and Landlock
+/// at ABI 6 or later (read off a run's report).
+fn shares_network(r: &sandbox::Report) -> bool {
+    let abi: u32 = r.enforced.get("landlock").and_then(|l| l.strip_prefix("ABI ")?.parse().ok()).unwrap_or(0);
+    nix::unistd::geteuid().is_root() && abi >= 6
+}
+
+#[test]
+fn runs_join_one_empty_network_namespace_where_safe_unless_asked_for_their_own() {
+    // Cold runs (Command::run): a warm environment keeps its namespace either way.
+    let ns = |own: bool| {
+        let r = Command::new("/bin/readlink")
+            .arg("/proc/self/ns/net")
+            .own_network(own)
+            .stdout(sandbox::Stdio::Capture)
+            .run()
+            .unwrap();
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        (stdout_text(&r).trim().to_string(), r)
+    };
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap().to_string_lossy().into_owned();
+    let ((a, ra), (b, _), (own, rown)) = (ns(false), ns(false), ns(true));
+    assert!(a.starts_with("net:[") && a != host && own != host && own != a, "{a} {own} {host}");
+    assert!(rown.enforced["network"].contains("of its own"), "{:?}", rown.enforced);
+    if shares_network(&ra) {
+        assert_eq!(a, b, "both runs joined the shared namespace");
+        assert!(ra.enforced["network"].contains("shared"), "{:?}", ra.enforced);
+    } else {
+        assert_ne!(a, b, "each run made its own");
+    }
+}
+
+#[test]
+fn concurrent_runs_cannot_reach_each_other_through_an_abstract_unix_socket() {
+    // One run listens on an abstract socket; a run at the same time tries to connect. In
+    // the shared network namespace the second sees the socket in /proc/net/unix, and
+    // Landlock's scope refuses the connection; with namespaces of their own it never sees it.
+    let key = std::process::id().to_string();
+    let k = key.clone();
+    let listener = std::thread::spawn(move || run_captured(&mut c_probe(&["abstract-listen", &k])));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = run_captured(&mut c_probe(&["abstract-connect", &key]));
+    let l = listener.join().unwrap();
+    assert_eq!(stdout_text(&l), "listening\n", "{l:?}");
+    let out = stdout_text(&r);
+    assert!(!out.contains("connected"), "{out}");
+    if shares_network(&r) {
+        assert_eq!(out, "seen: Operation not permitted\n", "{r:?}");
+    } else {
+        assert!(out.starts_with("not seen: "), "{out}");
+    }
+}
+
 #[test]
 fn mount_ptrace_and_namespaces_are_refused() {
     for mode in ["mount", "ptrace", "unshare", "clone-ns"] {

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +133,47 @@ int main(int argc, char **argv) {
         signal((int)n, SIG_DFL);
         raise((int)n);
         return 10;
+    }
+    if (!strcmp(mode, "abstract-listen")) {
+        /* Listens on the abstract unix socket "sbx-probe-<n>" for 6 s. */
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "sbx-probe-%ld", n) + 1;
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0 || bind(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + len) < 0
+            || listen(s, 4) < 0) { printf("listen: %s\n", strerror(errno)); return 7; }
+        printf("listening\n");
+        fflush(stdout);
+        sleep(6);
+        return 0;
+    }
+    if (!strcmp(mode, "abstract-connect")) {
+        /* For up to 4 s: connects to "sbx-probe-<n>" and looks for it in /proc/net/unix.
+           Prints "connected", or "seen: <error>" once the socket shows there and the
+           connect failed, or "not seen: <error>". */
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "sbx-probe-%ld", n) + 1;
+        char name[64];
+        snprintf(name, sizeof name, "@sbx-probe-%ld", n);
+        int err = 0;
+        for (int i = 0; i < 80; i++) {
+            int s = socket(AF_UNIX, SOCK_STREAM, 0);
+            if (s < 0) { printf("socket: %s\n", strerror(errno)); return 7; }
+            if (connect(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + len) == 0) {
+                printf("connected\n");
+                return 0;
+            }
+            err = errno;
+            close(s);
+            int seen = 0;
+            FILE *f = fopen("/proc/net/unix", "r");
+            char line[512];
+            while (f && fgets(line, sizeof line, f)) if (strstr(line, name)) seen = 1;
+            if (f) fclose(f);
+            if (seen) { printf("seen: %s\n", strerror(err)); return 0; }
+            usleep(50000);
+        }
+        printf("not seen: %s\n", strerror(err));
+        return 0;
     }
     if (!strcmp(mode, "socket")) {
         /* Tries to create a socket of family n; prints "ok" or the error. */
