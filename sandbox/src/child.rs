@@ -1307,17 +1307,11 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         if libc::setsid() < 0 {
             return fail(Stage::Setsid, 0, errno());
         }
-        // Signal dispositions: execve keeps ignored signals ignored; the runner (Rust's
-        // runtime ignores SIGPIPE) must not pass that on. Unblock everything too.
-        // Raw rt_sigaction: glibc's wrapper refuses its internal signals 32 and 33, which
-        // would then keep whatever disposition the runner had. The kernel's struct is
-        // {handler, flags, restorer, mask}; all zero is SIG_DFL.
-        let dfl = [0u64; 4];
-        for sig in 1..=64 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), std::ptr::null::<u64>(), 8usize);
-            }
-        }
+        // Signal dispositions: execve keeps ignored signals ignored, and the runner's (Rust's
+        // runtime ignores SIGPIPE) must not pass on. Nothing to do here: the prologue of the
+        // init or shim we were cloned from set every one to the default, nothing since has
+        // set any, and CLONE_VM without CLONE_SIGHAND gave us a copy of that table. The mask
+        // (full in init) is emptied here.
         let empty = 0u64;
         libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty, std::ptr::null::<u64>(), 8usize);
 

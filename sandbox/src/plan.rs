@@ -328,12 +328,7 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
 
     b.fresh("tmpfs", Path::new("/dev/shm"), RW | libc::MS_NOEXEC, &tmpfs_data)?;
 
-    let mut landlock_paths = vec![
-        (c"/".into(), false, false),
-        (c"/box".into(), true, false),
-        (c"/tmp".into(), true, false),
-        (c"/dev".into(), true, false),
-    ];
+    let mut landlock_paths = base_landlock_paths();
     for bind in &cfg.binds {
         let dst = bind.dst.clone().unwrap_or_else(|| bind.src.clone());
         check_inside_path(&dst)?;
@@ -360,7 +355,55 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
         return Err(Error::config(format!("too many bind mounts (at most {})", MAX_FDS - N_FIXED_FDS)));
     }
 
-    // argv, envp and where to find the program.
+    let (exec_paths, argv, envp) = program_part(cfg)?;
+    Ok(Prepared {
+        root: cstr(root)?,
+        mounts: b.mounts,
+        bind_sources: b.bind_sources,
+        exec_paths,
+        argv,
+        envp,
+        workdir: c"/box".into(),
+        rlimits: rlimits(cfg),
+        landlock_paths,
+    })
+}
+
+/// The per-run part of a plan, for a run in a warm environment whose root is already built:
+/// no mount steps (the environment's holder made them; its binds are all read-only), only
+/// what the program's own steps need.
+pub(crate) fn prepare_run(cfg: &RunConfig, root: &Path) -> Result<Prepared, Error> {
+    if cfg.binds.iter().any(|b| b.writable) {
+        return Err(Error::config("a warm run takes no writable binds"));
+    }
+    let (exec_paths, argv, envp) = program_part(cfg)?;
+    Ok(Prepared {
+        root: cstr(root)?,
+        mounts: Vec::new(),
+        bind_sources: Vec::new(),
+        exec_paths,
+        argv,
+        envp,
+        workdir: c"/box".into(),
+        rlimits: rlimits(cfg),
+        landlock_paths: base_landlock_paths(),
+    })
+}
+
+/// Landlock: the whole tree read-only, the run's own writable places read-write.
+fn base_landlock_paths() -> Vec<(CString, bool, bool)> {
+    vec![
+        (c"/".into(), false, false),
+        (c"/box".into(), true, false),
+        (c"/tmp".into(), true, false),
+        (c"/dev".into(), true, false),
+    ]
+}
+
+/// Where to find the program (every PATH candidate), its argv and its environment.
+type ProgramPart = (Vec<CString>, Vec<CString>, Vec<CString>);
+
+fn program_part(cfg: &RunConfig) -> Result<ProgramPart, Error> {
     let mut env: Vec<(OsString, OsString)> = cfg.env.clone();
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
@@ -405,17 +448,7 @@ pub(crate) fn prepare(cfg: &RunConfig, root: &Path, lending: &Lending) -> Result
         .map(|a| bytes_cstring(a.as_bytes().to_vec(), "argument"))
         .collect::<Result<Vec<_>, _>>()?;
 
-    Ok(Prepared {
-        root: cstr(root)?,
-        mounts: b.mounts,
-        bind_sources: b.bind_sources,
-        exec_paths,
-        argv,
-        envp,
-        workdir: c"/box".into(),
-        rlimits: rlimits(cfg),
-        landlock_paths,
-    })
+    Ok((exec_paths, argv, envp))
 }
 
 /// rlimits of the program. Cgroups do the real work where present; these are per process

@@ -173,12 +173,13 @@ impl Streams {
     pub(crate) fn pump(&mut self, i: usize) -> bool {
         let Some(o) = (if i == 0 { self.out.as_mut() } else { self.err.as_mut() }) else { return false };
         let Some(pipe) = &o.pipe else { return false };
-        if self.chunk.is_empty() {
-            self.chunk = vec![0u8; 65536];
-        }
+        // Room for a pipe's worth, not zeroed first (most runs read a few bytes or none).
         let chunk = &mut self.chunk;
-        // SAFETY: reads at most chunk.len() bytes into `chunk`.
-        let n = unsafe { libc::read(pipe.as_raw_fd(), chunk.as_mut_ptr() as *mut libc::c_void, chunk.len()) };
+        chunk.clear();
+        chunk.reserve(65536);
+        // SAFETY: reads at most the vector's capacity into its (uninitialised) room; the
+        // length then covers only the bytes the kernel wrote.
+        let n = unsafe { libc::read(pipe.as_raw_fd(), chunk.as_mut_ptr() as *mut libc::c_void, chunk.capacity()) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             return true;
         }
@@ -187,6 +188,8 @@ impl Streams {
             return false;
         }
         let n = n as usize;
+        // SAFETY: read wrote exactly n bytes from the start of the buffer (n <= capacity).
+        unsafe { chunk.set_len(n) };
         let keep = (n as u64).min(self.budget) as usize;
         self.budget -= keep as u64;
         if keep < n {

@@ -331,10 +331,10 @@ impl Prep {
         refuse_open_keyrings(policy.as_ref())?;
         let (layout, _) = layout_of(cfg);
         let stdin_file = validate::open_stdin(cfg)?;
-        // The per-run part of the plan (argv, environment, rlimits, landlock); its mount
-        // steps were the holder's and are not used again.
+        // The per-run part of the plan (argv, environment, rlimits, landlock); the mount
+        // steps were the holder's.
         let root_dir = state::mount_point()?;
-        let mut prepared = plan::prepare(cfg, &root_dir, &Lending::Moved { at: state::scratch_point()? })?;
+        let mut prepared = plan::prepare_run(cfg, &root_dir)?;
         // RLIMIT_NPROC counts the user's tasks in the user namespace: here the holder is one
         // more of them than in a cold run, so the program keeps the same allowance.
         for (res, lim) in prepared.rlimits.iter_mut() {
