@@ -102,6 +102,16 @@ pub(crate) const HOLDER_KEEP: u8 = b'W';
 /// scratch tmpfs (a detached mount) sent on its socket just before: the kept box is
 /// replaced by that one's `box`, the overlay made anew over it. Answers MSG_RESET.
 pub(crate) const HOLDER_REBOX: u8 = b'B';
+/// To a warm environment's holder, once after its setup, with a memfd sent on its socket
+/// just before: the area the runner writes each run's order into, which the holder maps at
+/// the address the runner has it (`ChildPlan::order_area`). Answers MSG_RESET.
+pub(crate) const HOLDER_AREA: u8 = b'A';
+/// To a warm environment's holder, after a reset: start a run. Its order (a `ChildPlan` of
+/// role `Warm`) is in the area, its fds came on the holder's socket just before (stdin,
+/// stdout, stderr, the run cgroup's `tasks` or `cgroup.procs` files, its CPU usage file).
+/// The holder reports MSG_STARTED (or MSG_ERROR), MSG_PROGRAM_REAPED and MSG_EXITED, as a
+/// cold init does; during the run it takes no order but HOLDER_KILL.
+pub(crate) const HOLDER_RUN: u8 = b'G';
 
 /// Fd numbers inside init after renumbering.
 pub(crate) const FD_FROM_PARENT: c_int = 3;
@@ -111,8 +121,9 @@ const FD_STDOUT: c_int = 6;
 const FD_STDERR: c_int = 7;
 /// Fds before the host-side bind sources (which follow at 8, 9, ...).
 pub(crate) const N_FIXED_FDS: usize = 5;
-/// A warm run's shim: the holder's pidfd, right after the fixed fds.
-const FD_HOLDER: c_int = 3 + N_FIXED_FDS as c_int;
+/// Where the holder keeps a run's fds that have no fixed number (its cgroup files) while
+/// it starts the run: far above anything it holds otherwise.
+const FD_RUN_HIGH: c_int = 100;
 /// At most this many fds are handed to init.
 pub(crate) const MAX_FDS: usize = 64;
 
@@ -159,12 +170,14 @@ pub(crate) enum MountOp<'a> {
 }
 
 /// A landlock rule: a path in the final tree and the rights granted beneath it.
+#[derive(Clone, Copy)]
 pub(crate) struct LandlockRule<'a> {
     pub path: &'a CStr,
     pub access: u64,
 }
 
 /// One BPF program; `notify` asks the kernel for a user-notification listener.
+#[derive(Clone, Copy)]
 pub(crate) struct Filter {
     pub fprog: libc::sock_fprog,
     pub notify: bool,
@@ -179,10 +192,10 @@ pub(crate) enum Role {
     /// A warm environment's resident pid 1: builds the root like a cold init, then waits
     /// for orders (HOLDER_KILL, HOLDER_RESET) until the parent closes its pipe.
     Holder,
-    /// One run in a warm environment: created in the holder's pid namespace, joins its
-    /// other namespaces through the pidfd at FD_HOLDER, then does what a cold init does
-    /// from the cgroup step on.
-    Shim,
+    /// One run in a warm environment, started by the holder (`holder_run`) from an order
+    /// the runner wrote into the area they share: the program's pre-exec steps make its
+    /// IPC namespace and enter its cgroup, then do what a cold run's program does.
+    Warm,
 }
 
 /// A filesystem the holder makes anew at each reset (/tmp, /dev/shm): paths in the final
@@ -216,7 +229,7 @@ pub(crate) struct BoxOverlay<'a> {
 
 /// Everything the child needs, prepared by the parent. Only read after clone.
 pub(crate) struct ChildPlan<'a> {
-    /// Cold init, warm holder, or warm shim.
+    /// Cold init, warm holder, or a warm run's order.
     pub role: Role,
     /// Holder only: what a reset mounts anew.
     pub resets: &'a [FreshMount<'a>],
@@ -257,6 +270,10 @@ pub(crate) struct ChildPlan<'a> {
     /// init overwrites its copy so /proc/1/cmdline and /proc/1/environ inside show nothing
     /// of the runner (a server's flags or secrets).
     pub wipe: [(usize, usize); 2],
+    /// Holder only: the area (`order_area_len` bytes) where the runner writes each run's
+    /// order, mapped by the holder at this same address (HOLDER_AREA); null otherwise.
+    pub order_area: *mut u8,
+    pub order_area_len: usize,
 }
 
 /// Where the program child leaves its failure for init (shared memory through CLONE_VM).
@@ -333,10 +350,6 @@ fn wait_parent(expected: u8) {
 pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     // SAFETY: we are the child right after clone, as `prologue` requires.
     let n = unsafe { prologue(plan) };
-    if plan.role == Role::Shim {
-        // SAFETY: as above; the prologue put the holder's pidfd at FD_HOLDER.
-        unsafe { shim_main(plan) }
-    }
 
     // The parent writes our uid/gid maps; until then our ids are unmapped here.
     wait_parent(GO_MAPS_WRITTEN);
@@ -361,56 +374,6 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     enter_cgroup(plan, &cg_fds);
     // SAFETY: we are the child, in the run's cgroup, with the plan's program data.
     let pid = unsafe { start_program(plan) };
-    reap_and_report(pid, usage_fd)
-}
-
-/// A warm run's shim, from the prologue on: joins the environment, then runs the program as
-/// a cold init does. Never returns.
-///
-/// # Safety
-/// As `init_main`, with the holder's pidfd at FD_HOLDER.
-unsafe fn shim_main(plan: &ChildPlan) -> ! {
-    // Host-side files first (the run's cgroup), while the host's mount namespace is ours.
-    let (usage_fd, cg_fds) = open_run_files(plan);
-    // Join the environment: its user namespace first (the kernel does that one first when
-    // several are given), which gives us the capabilities to join the others. The pid
-    // namespace is already ours (the parent created us inside it).
-    let ns = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    // SAFETY: setns takes an fd and flags.
-    check(unsafe { libc::setns(FD_HOLDER, ns) }, Stage::Setns, 0);
-    // A fresh IPC namespace for this run alone: no SysV object or POSIX message queue of
-    // an earlier run is reachable, and none of this run's outlives it.
-    // SAFETY: unshare takes an integer.
-    check(unsafe { libc::unshare(libc::CLONE_NEWIPC) }, Stage::UnshareIpc, 0);
-    // SAFETY: close takes an integer; the pidfd is not needed any more.
-    unsafe { libc::close(FD_HOLDER) };
-    // The shim keeps the runner's host identity (unmapped here, so it owns nothing in the
-    // environment): the program, which takes the sandbox id in its own pre-exec steps, can
-    // then neither signal nor ptrace the shim that watches it. Not dumpable either. Its
-    // parent-death signal (set in the prologue) stays, since no id changes here.
-    // Orphans of the run are re-parented to the shim, not to the holder: it reaps them
-    // all, as a cold init does, and none of their figures reach the holder.
-    // SAFETY: prctl takes integers only.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
-    let mut pfd = libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 };
-    // SAFETY: poll reads and writes the one pollfd on this stack; _exit ends the process.
-    unsafe {
-        if libc::poll(&mut pfd, 1, 0) > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-            libc::_exit(125);
-        }
-    }
-    // setns put us at the environment's root; the program starts in its work directory.
-    // SAFETY: chdir reads a NUL-terminated path owned by the plan.
-    check(unsafe { libc::chdir(plan.workdir.as_ptr()) }, Stage::Chdir, 2);
-    enter_cgroup(plan, &cg_fds);
-    // SAFETY: we are the child, in the run's cgroup, with the plan's program data.
-    let pid = unsafe { start_program(plan) };
-    // From here exactly as a cold init: kill(-1) reaches every process of the namespace but
-    // its pid 1 (the holder) and us, and as the run's subreaper we reap them all, so
-    // nothing of the run outlives the shim.
     reap_and_report(pid, usage_fd)
 }
 
@@ -615,16 +578,32 @@ fn enter_cgroup(plan: &ChildPlan, cg_fds: &[c_int; 4]) {
 }
 
 /// Starts the program (its pre-exec steps in `program_main`), reports MSG_STARTED with its
-/// seccomp listener, and closes our copies of its streams. Returns its pid.
+/// seccomp listener, and closes our copies of its streams. Returns its pid. On failure
+/// reports MSG_ERROR and exits.
 ///
 /// # Safety
 /// Only in the child, with `plan.stack` unused by anything else.
 unsafe fn start_program(plan: &ChildPlan) -> c_int {
+    // SAFETY: as this function's own contract.
+    match unsafe { launch(plan, &[]) } {
+        Some(pid) => pid,
+        // SAFETY: _exit ends the process without running any teardown.
+        None => unsafe { libc::_exit(126) },
+    }
+}
+
+/// Starts the program as `start_program` does, the pre-exec child first moving itself into
+/// the cgroups behind `cg_fds` (a warm run's). On failure: reports MSG_ERROR, reaps the
+/// failed child, closes the streams, and returns None.
+///
+/// # Safety
+/// Only in the child (init or holder), with `plan.stack` unused by anything else.
+unsafe fn launch(plan: &ChildPlan, cg_fds: &[c_int]) -> Option<c_int> {
     // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
     // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
     // program creates lands in our fd table too, so we can hand it to the parent.
     let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
-    let arg = ProgramArg { plan, err: &mut perr };
+    let arg = ProgramArg { plan, cg_fds, err: &mut perr };
     let stack_top = (plan.stack as usize + plan.stack_size) & !15;
     // SAFETY: the child runs `program_main` on the plan's own stack (allocated by the parent,
     // not otherwise used; aligned to 16), with `arg` on our stack, which stays valid since
@@ -638,34 +617,40 @@ unsafe fn start_program(plan: &ChildPlan) -> c_int {
         )
     };
     let t0 = now_ns();
+    let close_streams = |listener: c_int| {
+        // We keep no stream of the program open: its output pipes must see EOF when it dies.
+        for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR, listener] {
+            if fd >= 0 {
+                // SAFETY: close takes an integer; the fds are ours.
+                unsafe { libc::close(fd) };
+            }
+        }
+    };
     if pid < 0 {
-        fail(Stage::CloneProgram, 0, errno());
+        send(&Msg { kind: MSG_ERROR, stage: Stage::CloneProgram as u32, index: 0, errno: errno(), v: [0; 5] }, -1);
+        close_streams(-1);
+        return None;
     }
     // Volatile: the child wrote these through another stack while we were suspended.
     // SAFETY: reads of plain integers of `perr`, a live local.
     let stage = unsafe { std::ptr::read_volatile(&perr.stage) };
     if stage != 0 {
-        // SAFETY: as above; waitpid writes one int on this stack; _exit ends the process.
+        // SAFETY: as above; waitpid writes one int on this stack.
         unsafe {
             let index = std::ptr::read_volatile(&perr.index);
             let e = std::ptr::read_volatile(&perr.errno);
             let mut status = 0;
-            libc::waitpid(pid, &mut status, 0);
+            libc::waitpid(pid, &mut status, libc::__WALL);
             send(&Msg { kind: MSG_ERROR, stage, index, errno: e, v: [0; 5] }, -1);
-            libc::_exit(126);
         }
+        close_streams(-1);
+        return None;
     }
     // SAFETY: as above.
     let listener = unsafe { std::ptr::read_volatile(&perr.listener) };
     send(&Msg { kind: MSG_STARTED, v: [t0, (listener >= 0) as i64, 0, 0, 0], ..Default::default() }, listener);
-    // We keep no stream of the program open: its output pipes must see EOF when it dies.
-    for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR, listener] {
-        if fd >= 0 {
-            // SAFETY: close takes an integer; the fds are ours.
-            unsafe { libc::close(fd) };
-        }
-    }
-    pid
+    close_streams(listener);
+    Some(pid)
 }
 
 /// A warm environment's pid 1 between runs: reaps what the runs leave to it (orphans are
@@ -735,6 +720,11 @@ fn holder_loop(plan: &ChildPlan) -> ! {
                 looks.record(plan);
                 send(&Msg { kind: MSG_RESET, v: [ok as i64, 0, 0, 0, 0], ..Default::default() }, -1);
             }
+            HOLDER_AREA => {
+                let ok = map_order_area(plan).is_ok();
+                send(&Msg { kind: MSG_RESET, v: [ok as i64, 0, 0, 0, 0], ..Default::default() }, -1);
+            }
+            HOLDER_RUN => holder_run(plan, sfd),
             HOLDER_KEEP => {
                 // Only between a reset and a run: no process but this one may be there.
                 let ok = other_processes() == 0 && keep_box(plan).is_ok();
@@ -745,6 +735,208 @@ fn holder_loop(plan: &ChildPlan) -> ! {
             _ => {}
         }
     }
+}
+
+/// Receives one fd sent on the holder's socket with an order.
+fn recv_one_fd() -> Result<c_int, i32> {
+    let mut byte = [0u8; 1];
+    let mut fds = [-1; crate::sys::MAX_PASSED_FDS];
+    match crate::sys::recv_with_fds(FD_TO_PARENT, &mut byte, &mut fds)? {
+        (1, 1) => Ok(fds[0]),
+        (_, got) => {
+            for fd in &fds[..got] {
+                // SAFETY: close takes an integer; the fds just arrived and are ours.
+                unsafe { libc::close(*fd) };
+            }
+            Err(libc::EBADMSG)
+        }
+    }
+}
+
+/// HOLDER_AREA: maps the memfd sent with the order at `plan.order_area`, where the runner
+/// has it, so that the pointers of the orders it writes there hold here too. Refused if
+/// anything else is mapped there (MAP_FIXED_NOREPLACE): this holder's copy of the runner's
+/// memory has no such mapping (the runner made it MADV_DONTFORK before cloning us).
+fn map_order_area(plan: &ChildPlan) -> Result<(), i32> {
+    let fd = recv_one_fd()?;
+    if plan.order_area.is_null() {
+        // SAFETY: close takes an integer.
+        unsafe { libc::close(fd) };
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: maps the memfd at a fixed address that must be free (NOREPLACE); nothing of
+    // ours is there; the mapping lives as long as the holder.
+    let p = unsafe {
+        libc::mmap(
+            plan.order_area as *mut c_void,
+            plan.order_area_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
+            fd,
+            0,
+        )
+    };
+    let e = errno();
+    // SAFETY: close takes an integer; the mapping keeps the memory.
+    unsafe { libc::close(fd) };
+    if p as *mut u8 != plan.order_area {
+        if p != libc::MAP_FAILED {
+            // SAFETY: unmaps what was just mapped at another address.
+            unsafe { libc::munmap(p, plan.order_area_len) };
+        }
+        return Err(if p == libc::MAP_FAILED { e } else { libc::EEXIST });
+    }
+    Ok(())
+}
+
+/// Reports a setup failure of a run the holder was asked to start (it carries on).
+fn run_error(stage: Stage, index: u32, e: i32) {
+    send(&Msg { kind: MSG_ERROR, stage: stage as u32, index, errno: e, v: [0; 5] }, -1);
+}
+
+/// HOLDER_RUN: starts the run ordered in the area with the fds sent on the socket, then
+/// waits for the program, reaping the run's orphans (ours, as pid 1) and obeying
+/// HOLDER_KILL. At the program's end: MSG_PROGRAM_REAPED with the cgroup's CPU usage read
+/// right then, kill(-1) (every other process of the namespace), reap them all, and
+/// MSG_EXITED with the program's status and the CPU of every process of the run. Any other
+/// order during the run, or a lost runner, ends the holder: the environment is then thrown
+/// away.
+fn holder_run(plan: &ChildPlan, sfd: c_int) {
+    let mut data = [0u8; 2];
+    let mut fds = [-1; crate::sys::MAX_PASSED_FDS];
+    let (n, got) = match crate::sys::recv_with_fds(FD_TO_PARENT, &mut data, &mut fds) {
+        Ok(r) => r,
+        Err(e) => return run_error(Stage::Renumber, 0, e),
+    };
+    let (n_cg, has_usage) = (data[0] as usize, data[1] == 1);
+    let close_all = |fds: &[c_int]| {
+        for fd in fds {
+            if *fd >= 0 {
+                // SAFETY: close takes an integer; the fds are ours.
+                unsafe { libc::close(*fd) };
+            }
+        }
+    };
+    if plan.order_area.is_null() || n != 2 || n_cg > 3 || got != 3 + n_cg + has_usage as usize {
+        close_all(&fds[..got]);
+        return run_error(Stage::Renumber, 1, libc::EBADMSG);
+    }
+    // The fds arrived at the lowest free numbers, which may be the very slots they go to:
+    // first all of them far up, then the streams onto their fixed numbers.
+    let mut high = [-1; crate::sys::MAX_PASSED_FDS];
+    for i in 0..got {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) and close take integers.
+        unsafe {
+            high[i] = libc::fcntl(fds[i], libc::F_DUPFD_CLOEXEC, FD_RUN_HIGH);
+            libc::close(fds[i]);
+        }
+    }
+    if high[..got].iter().any(|fd| *fd < 0) {
+        close_all(&high[..got]);
+        return run_error(Stage::Renumber, 2, libc::EMFILE);
+    }
+    for (i, slot) in [FD_STDIN, FD_STDOUT, FD_STDERR].into_iter().enumerate() {
+        // SAFETY: dup2 and close take integers.
+        unsafe {
+            libc::dup2(high[i], slot);
+            libc::close(high[i]);
+        }
+    }
+    let cg_fds = &high[3..3 + n_cg];
+    let usage_fd = if has_usage { high[3 + n_cg] } else { -1 };
+    // SAFETY: the runner wrote a whole ChildPlan of role Warm at the area's start, whose
+    // pointers all lead into the area (mapped at the same address here), before it sent the
+    // order, and writes nothing there until this run has ended.
+    let order = unsafe { &*(plan.order_area as *const ChildPlan) };
+    if order.role != Role::Warm {
+        close_all(&high[3..got]);
+        return run_error(Stage::Renumber, 3, libc::EBADMSG);
+    }
+    let before = children_cpu_us();
+    // SAFETY: we are the holder; the order's stack (in the area) is used by nothing else.
+    let started = unsafe { launch(order, cg_fds) };
+    close_all(cg_fds);
+    let Some(pid) = started else {
+        close_all(&[usage_fd]);
+        return;
+    };
+    // SAFETY: rusage is plain data; zeroed is a valid value.
+    let mut program_ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut program_status = 0;
+    let mut t1 = 0;
+    while t1 == 0 {
+        let mut pfds = [
+            libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: poll reads and writes the two pollfds on this stack.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, if sfd < 0 { 10 } else { -1 }) };
+        if r < 0 && errno() != libc::EINTR {
+            // SAFETY: _exit ends the process without any teardown.
+            unsafe { libc::_exit(124) };
+        }
+        drain_signals(sfd);
+        loop {
+            let mut status = 0;
+            // SAFETY: rusage is plain data; zeroed is a valid value.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: wait4 writes one int and one rusage on this stack.
+            let r = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG | libc::__WALL, &mut ru) };
+            if r <= 0 {
+                break;
+            }
+            if r == pid {
+                t1 = now_ns();
+                program_status = status;
+                program_ru = ru;
+                let v = [read_usage_us(usage_fd), 0, 0, 0, 0];
+                send(&Msg { kind: MSG_PROGRAM_REAPED, v, ..Default::default() }, -1);
+                // SAFETY: kill takes integers; from pid 1, -1 is every other process.
+                unsafe { libc::kill(-1, libc::SIGKILL) };
+                break;
+            }
+        }
+        if t1 == 0 && pfds[0].revents != 0 {
+            let mut b = 0u8;
+            // SAFETY: reads at most one byte into `b`.
+            let r = unsafe { libc::read(FD_FROM_PARENT, &mut b as *mut u8 as *mut c_void, 1) };
+            match (r, b) {
+                // SAFETY: kill takes integers (as above).
+                (1, HOLDER_KILL) => unsafe {
+                    libc::kill(-1, libc::SIGKILL);
+                },
+                (r, _) if r < 0 && errno() == libc::EINTR => {}
+                // The runner is gone (EOF), or asks something no run may see: end.
+                // SAFETY: _exit ends the process without any teardown.
+                _ => unsafe { libc::_exit(124) },
+            }
+        }
+    }
+    // Everything else of the run was killed with the program's end: reap it all.
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int on this stack.
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if r < 0 && errno() != libc::EINTR {
+            break;
+        }
+    }
+    close_all(&[usage_fd]);
+    let after = children_cpu_us();
+    let v = [program_status as i64, after.0 - before.0, after.1 - before.1, program_ru.ru_maxrss, t1];
+    send(&Msg { kind: MSG_EXITED, v, ..Default::default() }, -1);
+}
+
+/// User and system CPU (µs) of every child this process has reaped so far.
+fn children_cpu_us() -> (i64, i64) {
+    // SAFETY: rusage is plain data; getrusage writes one into it.
+    let all = unsafe {
+        let mut all: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut all);
+        all
+    };
+    let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
+    (us(all.ru_utime), us(all.ru_stime))
 }
 
 /// Reads and drops every queued signal.
@@ -991,28 +1183,7 @@ fn keep_box(plan: &ChildPlan) -> Result<(), i32> {
 fn rebox(plan: &ChildPlan) -> Result<(), i32> {
     let Some(o) = &plan.box_overlay else { return Err(libc::EINVAL) };
     let ok = |r: c_int| if r < 0 { Err(errno()) } else { Ok(()) };
-    let mut byte = 0u8;
-    let mut iov = libc::iovec { iov_base: &mut byte as *mut u8 as *mut c_void, iov_len: 1 };
-    let mut cbuf = [0u64; 4];
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
-    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-    hdr.msg_iov = &mut iov;
-    hdr.msg_iovlen = 1;
-    hdr.msg_control = cbuf.as_mut_ptr() as *mut c_void;
-    hdr.msg_controllen = std::mem::size_of_val(&cbuf);
-    // SAFETY: hdr points at `iov` (over `byte`) and `cbuf`, both live for the call.
-    if unsafe { libc::recvmsg(FD_TO_PARENT, &mut hdr, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) } != 1 {
-        return Err(errno());
-    }
-    // SAFETY: the kernel filled msg_control with well-formed cmsgs within msg_controllen;
-    // CMSG_FIRSTHDR returns null or a pointer inside it, CMSG_DATA a pointer into that.
-    let fd = unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
-        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(libc::EBADMSG);
-        }
-        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const c_int)
-    };
+    let fd = recv_one_fd()?;
     // SAFETY: umount2, mount and move_mount read NUL-terminated strings owned by the plan;
     // `fd` is the detached mount just received, closed here whatever happens.
     let result = unsafe {
@@ -1281,6 +1452,8 @@ fn mount_attrs(flags: c_ulong) -> u64 {
 
 struct ProgramArg<'a> {
     plan: &'a ChildPlan<'a>,
+    /// A warm run's cgroup files (`tasks` or `cgroup.procs`), to move itself into.
+    cg_fds: &'a [c_int],
     err: *mut ProgramError,
 }
 
@@ -1309,27 +1482,36 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         }
         // Signal dispositions: execve keeps ignored signals ignored, and the runner's (Rust's
         // runtime ignores SIGPIPE) must not pass on. Nothing to do here: the prologue of the
-        // init or shim we were cloned from set every one to the default, nothing since has
+        // init or holder we were cloned from set every one to the default, nothing since has
         // set any, and CLONE_VM without CLONE_SIGHAND gave us a copy of that table. The mask
         // (full in init) is emptied here.
         let empty = 0u64;
         libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty, std::ptr::null::<u64>(), 8usize);
 
-        // A warm run's shim kept the runner's host identity (see shim_main): the program
-        // takes the sandbox id here, as a cold init took it for the whole run. Raw syscalls
-        // (see become_sandbox_id).
-        if plan.role == Role::Shim {
-            if plan.clear_groups && libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0 {
-                return fail(Stage::Setgroups, 0, errno());
+        if plan.role == Role::Warm {
+            // A fresh IPC namespace for this run alone (the holder keeps its own): no SysV
+            // object or POSIX message queue of an earlier run is reachable, and none of this
+            // run's outlives its last process.
+            if libc::unshare(libc::CLONE_NEWIPC) < 0 {
+                return fail(Stage::UnshareIpc, 0, errno());
             }
-            let id = plan.inside_id;
-            if libc::syscall(libc::SYS_setresgid, id, id, id) < 0 {
-                return fail(Stage::Setresgid, 0, errno());
+            // Into the run's cgroups: writing "0" moves only this task (see
+            // ChildPlan::self_attach); from here on everything is counted to the run.
+            for (i, fd) in arg.cg_fds.iter().enumerate() {
+                if libc::write(*fd, b"0".as_ptr() as *const c_void, 1) != 1 {
+                    return fail(Stage::Cgroup, i as u32, errno());
+                }
             }
-            if libc::syscall(libc::SYS_setresuid, id, id, id) < 0 {
-                return fail(Stage::Setresuid, 0, errno());
+            // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
+            if libc::unshare(libc::CLONE_NEWCGROUP) < 0 {
+                return fail(Stage::UnshareCgroup, 0, errno());
             }
-            // The id change cleared the parent-death signal: the shim's death ends us.
+            // The holder's own directory may be a /box since mounted over (a reset, a new
+            // box): the program starts in the one there is now.
+            if libc::chdir(plan.workdir.as_ptr()) < 0 {
+                return fail(Stage::Chdir, 2, errno());
+            }
+            // Dies with the holder, its parent (the pid namespace would end it too).
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
         }
         // Init works with umask 0; the program gets the usual 022.

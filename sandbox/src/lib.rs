@@ -29,6 +29,7 @@ mod landlock;
 mod lend;
 mod measure;
 mod netns;
+mod order;
 mod plan;
 mod proctree;
 mod report;

@@ -11,6 +11,7 @@ use crate::landlock;
 use crate::lend::{self, Lent};
 use crate::measure::{self, Ending};
 use crate::netns;
+use crate::order::OrderArea;
 use crate::plan::{self, Lending, Prepared};
 use crate::report::{CgroupVersion, Report};
 use crate::seccomp::{self, Policy};
@@ -158,7 +159,6 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         root_mode,
         host_id,
         start,
-        None,
         shared_net,
     );
     let (mut ending, stats, peak_source) = match close_cgroup(cg.as_mut(), result) {
@@ -237,15 +237,58 @@ pub(crate) fn close_cgroup(cg: Option<&mut RunCgroup>, result: Result<Ending, St
     }
 }
 
-/// A warm environment a run joins instead of making its own namespaces (see `warm`).
-pub(crate) struct Join<'a> {
-    /// The holder's pidfd: the run is created in its pid namespace and joins the others.
-    pub holder_pidfd: &'a OwnedFd,
-    /// The holder's order pipe: a kill of the run also tells the holder (HOLDER_KILL).
-    pub holder_orders: RawFd,
+/// The program's part of a child plan, laid out for the child: Landlock rules, seccomp
+/// programs, candidate paths, argv and envp (pointing into `prepared` and `compiled`).
+struct ProgramParts<'a> {
+    landlock: Option<landlock::Plan>,
+    rules: Vec<LandlockRule<'a>>,
+    filters: Vec<Filter>,
+    exec_paths: Vec<&'a std::ffi::CStr>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
 }
 
-/// Runs the prepared program: a cold init in fresh namespaces, or a shim joining `join`.
+impl<'a> ProgramParts<'a> {
+    fn new(prepared: &'a Prepared, compiled: &'a [seccomp::CompiledFilter]) -> ProgramParts<'a> {
+        let landlock = landlock::Plan::for_running_kernel();
+        let rules = match &landlock {
+            Some(p) => prepared
+                .landlock_paths
+                .iter()
+                .map(|(path, rw, file)| LandlockRule {
+                    path,
+                    access: match (rw, file) {
+                        (false, _) => p.read_only,
+                        (true, false) => p.read_write,
+                        // A rule on a file may only carry the rights that apply to files.
+                        (true, true) => p.read_write_file,
+                    },
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let filters = compiled
+            .iter()
+            .map(|f| Filter {
+                fprog: libc::sock_fprog {
+                    len: f.program.len() as u16,
+                    filter: f.program.as_ptr() as *mut libc::sock_filter,
+                },
+                notify: f.notify,
+            })
+            .collect();
+        ProgramParts {
+            landlock,
+            rules,
+            filters,
+            exec_paths: prepared.exec_paths.iter().map(|c| c.as_c_str()).collect(),
+            argv: null_terminated(&prepared.argv),
+            envp: null_terminated(&prepared.envp),
+        }
+    }
+}
+
+/// Runs the prepared program in a cold init's fresh namespaces.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_in(
     cfg: &RunConfig,
@@ -258,7 +301,6 @@ pub(crate) fn run_in(
     root_mode: bool,
     host_id: u32,
     start: i64,
-    join: Option<&Join>,
     shared_net: Option<&OwnedFd>,
 ) -> Result<Ending, String> {
     let (from_parent_r, from_parent_w) = sys::pipe().map_err(|e| e.to_string())?;
@@ -269,49 +311,17 @@ pub(crate) fn run_in(
     let mut fds: Vec<c_int> = vec![from_parent_r.as_raw_fd(), to_parent_child.as_raw_fd()];
     fds.extend(child_streams.iter().map(|f| f.as_raw_fd()));
     fds.extend_from_slice(lent_fds);
-    if let Some(j) = join {
-        fds.push(j.holder_pidfd.as_raw_fd());
-    }
     let self_attach_paths: Vec<CString> = cg.map(|c| c.self_attach_files()).unwrap_or_default();
     let self_attach: Vec<&std::ffi::CStr> = self_attach_paths.iter().map(|c| c.as_c_str()).collect();
     let usage_file: Option<CString> = cg.and_then(|c| c.cpu_usage_file());
     let bind_sources: Vec<&std::ffi::CStr> = prepared.bind_sources.iter().map(|c| c.as_c_str()).collect();
     let mounts: Vec<child::MountOp> = prepared.mounts.iter().map(|m| m.as_op()).collect();
-    let ll = landlock::Plan::for_running_kernel();
-    let ll_rules: Vec<LandlockRule> = match &ll {
-        Some(p) => prepared
-            .landlock_paths
-            .iter()
-            .map(|(path, rw, file)| LandlockRule {
-                path,
-                access: match (rw, file) {
-                    (false, _) => p.read_only,
-                    (true, false) => p.read_write,
-                    // A rule on a file may only carry the rights that apply to files.
-                    (true, true) => p.read_write_file,
-                },
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let filters: Vec<Filter> = compiled
-        .iter()
-        .map(|f| Filter {
-            fprog: libc::sock_fprog {
-                len: f.program.len() as u16,
-                filter: f.program.as_ptr() as *mut libc::sock_filter,
-            },
-            notify: f.notify,
-        })
-        .collect();
-    let exec_paths: Vec<&std::ffi::CStr> = prepared.exec_paths.iter().map(|c| c.as_c_str()).collect();
-    let argv = null_terminated(&prepared.argv);
-    let envp = null_terminated(&prepared.envp);
+    let parts = ProgramParts::new(prepared, compiled);
     // The program's pre-exec stack: only the child writes it, so it is not zeroed first
     // (zeroing 128 KiB per run costs page faults for memory the child never touches).
     let mut stack: Vec<u8> = Vec::with_capacity(STACK_SIZE);
     let plan = ChildPlan {
-        role: if join.is_some() { child::Role::Shim } else { child::Role::Cold },
+        role: child::Role::Cold,
         resets: &[],
         box_overlay: None,
         fds: &fds,
@@ -326,26 +336,26 @@ pub(crate) fn run_in(
         workdir: &prepared.workdir,
         rlimits: &prepared.rlimits,
         cap_last: cap_last(),
-        landlock: ll,
-        landlock_rules: &ll_rules,
-        filters: &filters,
-        exec_paths: &exec_paths,
-        argv: &argv,
-        envp: &envp,
+        landlock: parts.landlock,
+        landlock_rules: &parts.rules,
+        filters: &parts.filters,
+        exec_paths: &parts.exec_paths,
+        argv: &parts.argv,
+        envp: &parts.envp,
         stack: stack.as_mut_ptr(),
         stack_size: stack.capacity(),
         wipe: cmdline_areas(),
+        order_area: std::ptr::null_mut(),
+        order_area_len: 0,
     };
 
-    // A warm run makes no namespace: it is created in the environment's pid namespace and
-    // joins the others itself. A cold run makes them all, but for the network namespace
-    // where it joins the shared one (see `netns`).
-    let (pid, pidfd) = match (join, shared_net) {
-        (Some(j), _) => in_namespace(j.holder_pidfd, libc::CLONE_NEWPID, || clone_child(&plan, libc::CLONE_PIDFD))?,
-        (None, Some(net)) => in_namespace(net, libc::CLONE_NEWNET, || {
+    // Every namespace new, but the network namespace where the run joins the shared one
+    // (see `netns`).
+    let (pid, pidfd) = match shared_net {
+        Some(net) => in_namespace(net, libc::CLONE_NEWNET, || {
             clone_child(&plan, (NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
         })?,
-        (None, None) => clone_child(&plan, NEW_NAMESPACES | libc::CLONE_PIDFD)?,
+        None => clone_child(&plan, NEW_NAMESPACES | libc::CLONE_PIDFD)?,
     };
     // The child's copies are its own now; ours would keep pipes open.
     drop(from_parent_r);
@@ -355,10 +365,8 @@ pub(crate) fn run_in(
     let mut guard = InitGuard { pidfd: &pidfd, reaped: false };
     let describe = |m: &Msg| describe_failure(m, prepared);
 
-    if join.is_none() {
-        write_id_maps(pid, host_id, root_mode)?;
-        sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
-    }
+    write_id_maps(pid, host_id, root_mode)?;
+    sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
     let deadline = start + SETUP_TIMEOUT_NS;
     if self_attach.is_empty() {
         let (msg, _) = recv_setup(&to_parent, &pidfd, deadline)?;
@@ -381,7 +389,6 @@ pub(crate) fn run_in(
         Some(cg) => CpuSource::Cgroup(cg),
         None => CpuSource::Procfs(pid),
     };
-    let holder = join.map(|j| j.holder_orders);
     let ending = supervise::watch(Watch {
         cfg,
         sock: &to_parent,
@@ -392,9 +399,111 @@ pub(crate) fn run_in(
         cancel,
         streams,
         t0,
-        holder,
+        holder: None,
     })?;
     guard.reap();
+    Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
+}
+
+/// A warm environment's holder, as a run sees it.
+pub(crate) struct HolderLink<'a> {
+    pub pidfd: &'a OwnedFd,
+    /// Its order pipe (HOLDER_RUN, HOLDER_KILL).
+    pub orders: &'a OwnedFd,
+    /// Its socket: the run's fds go out on it, the run's messages come back on it.
+    pub replies: &'a OwnedFd,
+    pub area: &'a mut OrderArea,
+}
+
+/// Runs the prepared program in a warm environment: the order goes into the area the
+/// runner shares with the holder, the run's fds over its socket, and the holder starts the
+/// program and reports as a cold init does (see `child::holder_run`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_warm(
+    cfg: &RunConfig,
+    prepared: &Prepared,
+    compiled: &[seccomp::CompiledFilter],
+    mut streams: Streams,
+    cg: &RunCgroup,
+    cancel: Option<&Cancel>,
+    start: i64,
+    holder: HolderLink,
+) -> Result<Ending, String> {
+    let parts = ProgramParts::new(prepared, compiled);
+    let plan = ChildPlan {
+        role: child::Role::Warm,
+        resets: &[],
+        box_overlay: None,
+        fds: &[],
+        bind_sources: &[],
+        self_attach: &[],
+        cpu_usage_file: None,
+        clear_groups: true,
+        inside_id: SANDBOX_ID,
+        new_root: c"",
+        mounts: &[],
+        hostname: b"",
+        workdir: &prepared.workdir,
+        rlimits: &prepared.rlimits,
+        cap_last: cap_last(),
+        landlock: parts.landlock,
+        landlock_rules: &parts.rules,
+        filters: &parts.filters,
+        exec_paths: &parts.exec_paths,
+        argv: &parts.argv,
+        envp: &parts.envp,
+        stack: std::ptr::null_mut(),
+        stack_size: 0,
+        wipe: [(0, 0); 2],
+        order_area: std::ptr::null_mut(),
+        order_area_len: 0,
+    };
+    holder.area.write(&plan)?;
+    // The run's fds, opened here as root on the host: its streams, its cgroup files (the
+    // program moves itself in) and its CPU usage file (read by the holder at the reap).
+    let open = |path: &std::ffi::CStr, flags: c_int| -> Result<OwnedFd, String> {
+        // SAFETY: open reads a NUL-terminated path; the fd is owned right away.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("cgroup: open {}: {}", path.to_string_lossy(), sys::errno_name_last()));
+        }
+        // SAFETY: a new fd nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let cg_files: Vec<OwnedFd> =
+        cg.self_attach_files().iter().map(|p| open(p, libc::O_WRONLY)).collect::<Result<_, _>>()?;
+    let usage = cg.cpu_usage_file().map(|p| open(&p, libc::O_RDONLY)).transpose()?;
+    let child_streams = streams.child.take().ok_or("the streams were already handed out")?;
+    let mut fds: Vec<c_int> = child_streams.iter().map(|f| f.as_raw_fd()).collect();
+    fds.extend(cg_files.iter().map(|f| f.as_raw_fd()));
+    fds.extend(usage.iter().map(|f| f.as_raw_fd()));
+    let head = [cg_files.len() as u8, usage.is_some() as u8];
+    if sys::send_with_fds(holder.replies.as_raw_fd(), &head, &fds) != head.len() as isize {
+        return Err(format!("sending the run's fds to the holder: {}", sys::errno_name_last()));
+    }
+    // The holder has its copies now; ours would keep the pipes open.
+    drop((cg_files, usage, child_streams));
+    sys::write_byte(holder.orders, child::HOLDER_RUN).map_err(|e| format!("ordering the run: {e}"))?;
+    let (msg, listener) = recv_setup(holder.replies, holder.pidfd, start + SETUP_TIMEOUT_NS)?;
+    if msg.kind == child::MSG_ERROR {
+        return Err(describe_failure(&msg, prepared));
+    }
+    if msg.kind != child::MSG_STARTED {
+        return Err(format!("the holder answered {} to a run", msg.kind));
+    }
+    let t0 = msg.v[0];
+    let ending = supervise::watch(Watch {
+        cfg,
+        sock: holder.replies,
+        pidfd: holder.pidfd,
+        cg: Some(cg),
+        cpu: CpuSource::Cgroup(cg),
+        listener,
+        cancel,
+        streams,
+        t0,
+        holder: Some(holder.orders.as_raw_fd()),
+    })?;
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
 }
 

@@ -45,8 +45,9 @@ pub(crate) struct Watch<'a> {
     pub streams: Streams,
     /// CLOCK_MONOTONIC ns of the program's execve.
     pub t0: i64,
-    /// A warm run: the holder's order pipe, told to kill the run's processes (the shim is
-    /// not their pid 1).
+    /// A warm run: the holder's order pipe, told to kill the run's processes (HOLDER_KILL).
+    /// `pidfd` is then the holder's, which lives on after the run: the run ends with the
+    /// holder's MSG_EXITED (sent once every process of the run is reaped), or its death.
     pub holder: Option<std::os::fd::RawFd>,
 }
 
@@ -92,7 +93,9 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         sys::poll(&mut pfds, -1);
         if pfds[0].revents != 0 {
             while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-                on_message(&m, cg, &mut ending);
+                if on_message(&m, cg, &mut ending) && holder.is_some() {
+                    init_dead = true;
+                }
             }
         }
         if pfds[1].revents != 0 {
@@ -142,16 +145,11 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
             stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Output);
         }
     }
-    // Messages sent just before init died.
-    while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-        on_message(&m, None, &mut ending);
-    }
-    if let Some(orders) = holder {
-        // A warm run's shim is gone (normally after killing the rest itself): the holder
-        // kills whatever might be left before the streams are read to their end, so no
-        // process can hold them open.
-        // SAFETY: writes one byte from a literal to the holder's pipe, open for the run.
-        unsafe { libc::write(orders, [child::HOLDER_KILL].as_ptr() as *const libc::c_void, 1) };
+    // Messages sent just before init died (a warm run's end is its last message).
+    if holder.is_none() {
+        while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
+            on_message(&m, None, &mut ending);
+        }
     }
     ending.t_end = sys::now_ns();
     // Every process of the run is gone once init is: read what is left in the pipes.
@@ -163,7 +161,8 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
     Ok(ending)
 }
 
-fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) {
+/// Takes one message of the run's init (or holder); true for its last (MSG_EXITED).
+fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) -> bool {
     // CPU as of the program's end: init's own work after it (killing and reaping what is
     // left, tearing down its copy of the runner's address space) is the sandbox's cost.
     if m.kind == child::MSG_PROGRAM_REAPED && ending.exit_stats.is_none() {
@@ -178,7 +177,9 @@ fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) {
         if ending.exit_stats.is_none() {
             ending.exit_stats = cg.and_then(|c| c.stats().ok());
         }
+        return true;
     }
+    false
 }
 
 /// Kills the run; without a cgroup, first reads the CPU its processes used, since init
@@ -196,22 +197,29 @@ fn stop(
             ending.cpu_at_kill_us = cpu.usage_us();
         }
     }
-    if let Some(orders) = holder {
-        // SAFETY: writes one byte from a literal to the holder's pipe, which the caller
-        // keeps open for the whole run.
-        unsafe { libc::write(orders, [child::HOLDER_KILL].as_ptr() as *const libc::c_void, 1) };
+    match holder {
+        Some(orders) => {
+            // A warm run: the holder kills every process of it (not itself: it is the
+            // environment, and its pidfd is the one we hold).
+            // SAFETY: writes one byte from a literal to the holder's pipe, which the caller
+            // keeps open for the whole run.
+            unsafe { libc::write(orders, [child::HOLDER_KILL].as_ptr() as *const libc::c_void, 1) };
+            kill_run(None, cg, ending, why);
+        }
+        None => kill_run(Some(pidfd), cg, ending, why),
     }
-    kill_run(pidfd, cg, ending, why);
 }
 
 /// Ends the run: SIGKILL to init kills every process of its pid namespace (v1 and v2); on
 /// v2 `cgroup.kill` also reaches anything that might have left the namespace's view.
-pub(crate) fn kill_run(pidfd: &OwnedFd, cg: Option<&RunCgroup>, ending: &mut Ending, why: Kill) {
+pub(crate) fn kill_run(pidfd: Option<&OwnedFd>, cg: Option<&RunCgroup>, ending: &mut Ending, why: Kill) {
     if ending.kill.is_none() {
         ending.kill = Some(why);
         ending.t_kill = sys::now_ns();
     }
-    sys::pidfd_kill(pidfd);
+    if let Some(pidfd) = pidfd {
+        sys::pidfd_kill(pidfd);
+    }
     if let Some(cg) = cg {
         cg.kill();
     }

@@ -59,30 +59,94 @@ pub(crate) fn send_fd(sock: &OwnedFd, b: u8, fd: RawFd) -> std::io::Result<()> {
 /// sendmsg(2) of `data` on `sock`, with `fd` attached (SCM_RIGHTS) unless it is negative;
 /// returns what sendmsg returned. No allocation: the child uses it after clone.
 pub(crate) fn send_with_fd(sock: c_int, data: &[u8], fd: c_int) -> isize {
+    if fd >= 0 {
+        send_with_fds(sock, data, &[fd])
+    } else {
+        send_with_fds(sock, data, &[])
+    }
+}
+
+/// At most this many fds go with one message.
+pub(crate) const MAX_PASSED_FDS: usize = 8;
+
+/// sendmsg(2) of `data` on `sock` with `fds` attached (SCM_RIGHTS; at most
+/// MAX_PASSED_FDS, else EINVAL). No allocation.
+pub(crate) fn send_with_fds(sock: c_int, data: &[u8], fds: &[c_int]) -> isize {
+    if fds.len() > MAX_PASSED_FDS {
+        return -(libc::EINVAL as isize);
+    }
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
-    // Room for one cmsghdr carrying one int, 8-byte aligned: CMSG_SPACE(4) is 24 on 64-bit.
-    let mut cbuf = [0u64; 4];
+    // Room for one cmsghdr (16 bytes) carrying up to 8 ints, 8-byte aligned.
+    let mut cbuf = [0u64; 8];
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
     hdr.msg_iov = &mut iov;
     hdr.msg_iovlen = 1;
-    if fd >= 0 {
+    if !fds.is_empty() {
+        let bytes = std::mem::size_of_val(fds) as u32;
         hdr.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        // SAFETY: CMSG_SPACE only computes a size.
-        hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
-        // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with an int (24
-        // bytes of its 32); CMSG_FIRSTHDR and CMSG_DATA return pointers into it.
+        // SAFETY: CMSG_SPACE only computes a size (at most 48 of cbuf's 64 bytes).
+        hdr.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+        // SAFETY: msg_control points at `cbuf`, large enough for one cmsghdr with these
+        // ints; CMSG_FIRSTHDR and CMSG_DATA return pointers into it.
         unsafe {
             let cmsg = libc::CMSG_FIRSTHDR(&hdr);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut c_int, fd);
+            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            for (i, fd) in fds.iter().enumerate() {
+                std::ptr::write_unaligned((libc::CMSG_DATA(cmsg) as *mut c_int).add(i), *fd);
+            }
         }
     }
     // SAFETY: hdr points at `iov` (over `data`, which sendmsg only reads) and `cbuf`, both
     // valid for the call.
     unsafe { libc::sendmsg(sock, &hdr, libc::MSG_NOSIGNAL) }
+}
+
+/// recvmsg(2) of one message of at most `data.len()` bytes on `sock` without waiting, and
+/// the fds that came with it (CLOEXEC) into `fds`. Returns (bytes, fds received), or the
+/// errno. No allocation: the holder uses it.
+pub(crate) fn recv_with_fds(
+    sock: c_int,
+    data: &mut [u8],
+    fds: &mut [c_int; MAX_PASSED_FDS],
+) -> Result<(usize, usize), i32> {
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let mut cbuf = [0u64; 8];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    hdr.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: hdr points at `iov` (over `data`) and `cbuf`, both live for the call.
+    let n = unsafe { libc::recvmsg(sock, &mut hdr, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+    }
+    let mut got = 0;
+    // SAFETY: the kernel filled msg_control with well-formed cmsgs within msg_controllen;
+    // CMSG_FIRSTHDR returns null or a pointer inside it, CMSG_DATA a pointer into that, and
+    // cmsg_len bounds the ints it carries.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        if !cmsg.is_null() && (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+            let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<c_int>();
+            for i in 0..count.min(MAX_PASSED_FDS) {
+                fds[i] = std::ptr::read_unaligned((libc::CMSG_DATA(cmsg) as *const c_int).add(i));
+                got += 1;
+            }
+        }
+    }
+    if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        for fd in &fds[..got] {
+            // SAFETY: close takes an integer; these fds just arrived and are ours.
+            unsafe { libc::close(*fd) };
+        }
+        return Err(libc::EMSGSIZE);
+    }
+    Ok((n as usize, got))
 }
 
 pub(crate) fn write_byte(fd: &OwnedFd, b: u8) -> std::io::Result<()> {

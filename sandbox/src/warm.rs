@@ -41,9 +41,10 @@ use crate::child::{self, ChildPlan, FreshMount, MountOp};
 use crate::config::{RunConfig, SANDBOX_ID};
 use crate::hostids::{self, Lease};
 use crate::lend::Lent;
+use crate::order::OrderArea;
 use crate::plan::{self, Lending, MountSpec};
 use crate::report::Report;
-use crate::spawn::{self, Cancel, Join};
+use crate::spawn::{self, Cancel};
 use crate::streams::Streams;
 use crate::{state, sys, validate, Error};
 use std::ffi::CString;
@@ -85,6 +86,8 @@ struct Holder {
     resetting: bool,
     /// The box's tmpfs copy, which the holder's namespace has mounted.
     _lent: Option<Lent>,
+    /// Where each run's order is written for the holder (see `order`).
+    area: OrderArea,
     _lease: Lease,
 }
 
@@ -321,7 +324,7 @@ struct Prep {
     layout: Layout,
     prepared: plan::Prepared,
     streams: Streams,
-    cg: Option<cgroup::RunCgroup>,
+    cg: cgroup::RunCgroup,
 }
 
 impl Prep {
@@ -346,16 +349,19 @@ impl Prep {
         let streams = Streams::open(cfg, stdin_file)?;
         let limits = CgroupLimits {
             memory_bytes: Some(cfg.limits.effective_memory_bytes()),
-            pids: Some(cfg.limits.effective_pids() + 1),
+            // Only the program's processes enter the run's cgroup (the holder stays out;
+            // a cold run's init is in it, and has one more).
+            pids: Some(cfg.limits.effective_pids()),
         };
         let cg = match cgroup::RunCgroup::create(&layout, limits) {
-            Ok(cg) => cg,
+            Ok(Some(cg)) => cg,
+            Ok(None) => return Ok(Err(Box::new(Report::setup_error("warm runs need the run's cgroup".into())))),
             Err(e) => return Ok(Err(Box::new(Report::setup_error(format!("cgroup: {e}"))))),
         };
         Ok(Ok(Prep { policy, compiled, layout, prepared, streams, cg }))
     }
 
-    /// Runs the program through a shim in `holder`'s namespaces.
+    /// Has `holder` run the program.
     fn run(
         mut self,
         cfg: &RunConfig,
@@ -364,21 +370,13 @@ impl Prep {
         start: i64,
         keep: bool,
     ) -> Result<Report, Error> {
-        let join = Join { holder_pidfd: &holder.pidfd, holder_orders: holder.orders.as_raw_fd() };
-        let result = spawn::run_in(
-            cfg,
-            &self.prepared,
-            &self.compiled,
-            self.streams,
-            &[],
-            self.cg.as_ref(),
-            cancel,
-            true,
-            holder.host_id,
-            start,
-            Some(&join),
-            None,
-        );
+        let link = spawn::HolderLink {
+            pidfd: &holder.pidfd,
+            orders: &holder.orders,
+            replies: &holder.replies,
+            area: &mut holder.area,
+        };
+        let result = spawn::run_warm(cfg, &self.prepared, &self.compiled, self.streams, &self.cg, cancel, start, link);
         // Every process of the run is dead. What it wrote to the box is the overlay's upper
         // layer, or for a keeping run the kept box: opened now, inside the holder's root
         // with openat2 (RESOLVE_IN_ROOT and no symlink, so nothing the program left there
@@ -391,7 +389,7 @@ impl Prep {
             sys::openat2(root.as_raw_fd(), written, flags, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS)
         });
         let _ = holder.order_reset();
-        let (mut ending, stats, peak_source) = match spawn::close_cgroup(self.cg.as_mut(), result) {
+        let (mut ending, stats, peak_source) = match spawn::close_cgroup(Some(&mut self.cg), result) {
             Ok(closed) => closed,
             Err(report) => return Ok(*report),
         };
@@ -480,6 +478,7 @@ impl Holder {
             },
         ];
         let io = |what: &'static str| move |e: std::io::Error| Error::Io { what: what.into(), source: e };
+        let area = OrderArea::new().map_err(Error::Config)?;
         let (orders_r, orders_w) = sys::pipe().map_err(|e| Error::config(format!("pipe: {e}")))?;
         let (replies, replies_child) = sys::seqpacket_pair().map_err(|e| Error::config(format!("socketpair: {e}")))?;
         // The holder runs no program: its stdio slots hold /dev/null.
@@ -519,6 +518,8 @@ impl Holder {
             stack: stack.as_mut_ptr(),
             stack_size: stack.len(),
             wipe: spawn::cmdline_areas(),
+            order_area: area.base(),
+            order_area_len: area.len(),
         };
         // The environment's network namespace: the shared empty one where runs may join it
         // (see `netns`), else its own.
@@ -542,6 +543,7 @@ impl Holder {
             shared_net: shared_net.is_some(),
             resetting: false,
             _lent: Some(lent),
+            area,
             _lease: lease,
         };
         spawn::write_id_maps(pid, holder.host_id, true).map_err(Error::Config)?;
@@ -551,7 +553,14 @@ impl Holder {
         if msg.kind != child::MSG_SETUP_DONE {
             return Err(Error::config(format!("warm environment: {}", spawn::describe_failure(&msg, &prepared))));
         }
-        Ok(holder)
+        // The area the runs' orders are written to, mapped by the holder where we have it.
+        sys::send_fd(&holder.replies, child::HOLDER_AREA, holder.area.memfd()).map_err(io("sending the order area"))?;
+        sys::write_byte(&holder.orders, child::HOLDER_AREA).map_err(io("signalling the holder"))?;
+        match holder.answer() {
+            Ok((true, _)) => Ok(holder),
+            Ok((false, _)) => Err(Error::config("warm environment: the holder could not map the order area")),
+            Err(e) => Err(Error::config(format!("warm environment: {e}"))),
+        }
     }
 
     /// Orders a reset; `finish_reset` takes its answer.
