@@ -470,8 +470,7 @@ pub(crate) fn run_warm(
         // SAFETY: a new fd nothing else owns.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     };
-    let cg_files: Vec<OwnedFd> =
-        cg.self_attach_files().iter().map(|p| open(p, libc::O_WRONLY)).collect::<Result<_, _>>()?;
+    let cg_files: Vec<OwnedFd> = cg.entry_files().iter().map(|p| open(p, libc::O_WRONLY)).collect::<Result<_, _>>()?;
     let usage = cg.cpu_usage_file().map(|p| open(&p, libc::O_RDONLY)).transpose()?;
     let child_streams = streams.child.take().ok_or("the streams were already handed out")?;
     let mut fds: Vec<c_int> = child_streams.iter().map(|f| f.as_raw_fd()).collect();

@@ -3,25 +3,30 @@
 //! A cold run clones an init into fresh user, pid, mount, network, ipc and uts namespaces,
 //! builds the root, runs the program and tears it all down. An `Environment` keeps a
 //! *holder* instead: the same init, stopped after building the root, resident as pid 1 of
-//! the environment's pid namespace. Each run then clones a *shim* straight into that pid
-//! namespace (`spawn::in_pid_namespace_of`), which joins the other namespaces with one
-//! setns on the holder's pidfd, makes itself a fresh IPC namespace, and from there does
-//! exactly what a cold init does: the run's own fresh cgroup, its ids, the program's
-//! rlimits, capabilities, landlock, seccomp and execve, and at the program's end kill(-1),
-//! which reaches every process of the namespace but the holder.
+//! the environment's pid namespace. For each run the runner writes the run's order (argv,
+//! environment, rlimits, Landlock rules, seccomp programs: see `order`) into a memory area
+//! it shares with the holder, sends it the run's fds (streams, cgroup files), and the
+//! holder starts the program itself (`child::holder_run`): its pre-exec child makes the
+//! run's own IPC namespace, moves itself into the run's fresh cgroup, and from there does
+//! exactly what a cold run's program does (rlimits, capabilities, Landlock, seccomp,
+//! execve). The holder reaps, reports and kills as a cold init does: at the program's end
+//! kill(-1), which reaches every process of the namespace but itself. Nothing is cloned
+//! from the runner per run.
 //!
 //! Between runs the holder resets the environment (`child::reset`): it kills and reaps
 //! every process left (orphans are its children), mounts /tmp, /dev/shm and the box's
 //! upper layer anew unless it can prove the run left them as they were made
 //! (`child::Look`), and checks in /proc that it is alone. The reset is ordered as soon as
 //! a run's processes are gone and its answer taken before the next run enters. A reset
-//! that fails or finds anything wrong, a holder that died, or a run that could not start
-//! drops the holder; the next run makes a new one.
+//! that fails or finds anything wrong, a holder that died, or an order the holder gets in
+//! the middle of a run (the runner lost track of it) drops the holder; the next run makes
+//! a new one.
 //!
 //! What is kept between runs, by design: the box (copied in when the environment is made
 //! or by `load_box`, read-only to every run but one ordered with `keep_box_of_next_run`),
-//! the read-only binds and root filesystem, the network namespace (no interface up,
-//! nothing listening once every process is dead), the hostname. What is new for each run:
+//! the read-only binds and root filesystem, the network namespace (the environment's own,
+//! or the empty one runs share: see `netns`; no interface up, nothing bound once every
+//! process is dead), the hostname. What is new for each run:
 //! every process, what /tmp, /dev/shm and the box's upper layer held, the IPC namespace
 //! (SysV objects, POSIX message queues), the cgroup (so peak memory, OOM counts, CPU usage
 //! and pids start from zero), fds, environment, signal state.

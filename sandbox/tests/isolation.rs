@@ -13,7 +13,7 @@ fn sh(script: &str) -> sandbox::Report {
 fn host_processes_are_invisible() {
     let r = sh("ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '");
     assert_eq!(r.status, Status::Ok, "{r:?}");
-    // Only our init (1; in a warm run also the run's shim), the shell and its children
+    // Only our init (1; in a warm run the holder), the shell and its children
     // (ls, grep, sort, tr): a handful, where the host has hundreds.
     let pids: Vec<u32> = stdout_text(&r).split_whitespace().map(|p| p.parse().unwrap()).collect();
     assert!(pids.len() <= 7 && pids.contains(&1), "{pids:?}");

@@ -83,8 +83,7 @@ fn no_process_of_a_run_survives_into_the_next() {
     let r = bed.sh("for p in /proc/[0-9]*; do cat $p/comm; done | sort | tr '\\n' ' '");
     let seen = out(&r);
     assert!(!seen.contains("sleep"), "{seen}");
-    // What is left: the holder (as sandbox-init), this run's shim (also a copy of the
-    // runner), the shell and its pipeline.
+    // What is left: the holder (as sandbox-init), the shell and its pipeline.
     assert!(seen.split_whitespace().count() <= 8, "{seen}");
 }
 

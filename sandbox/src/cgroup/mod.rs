@@ -234,6 +234,21 @@ impl RunCgroup {
         }
     }
 
+    /// Files a warm run's program writes "0" to, to move itself in before its execve: v1
+    /// `tasks` (moves only the writing task, see `self_attach_files`), v2 `cgroup.procs`
+    /// (moves the writer's thread group, which is the pre-exec child alone: it shares the
+    /// holder's memory but not its thread group). Opened by the runner, as root, on the
+    /// host; the kernel checks a v2 move against the credentials the file was opened with.
+    pub fn entry_files(&self) -> Vec<std::ffi::CString> {
+        use std::os::unix::ffi::OsStrExt;
+        match self {
+            RunCgroup::V1(g) => g.tasks_files(),
+            RunCgroup::V2(g) => {
+                std::ffi::CString::new(g.dir().join("cgroup.procs").as_os_str().as_bytes()).ok().into_iter().collect()
+            }
+        }
+    }
+
     /// CPU time used so far by the whole group, microseconds. Called on the timer path.
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
         match self {
