@@ -663,6 +663,16 @@ fn holder_loop(plan: &ChildPlan) -> ! {
     if let Err((index, e)) = fresh_box(plan) {
         fail(Stage::Mount, 1000 + index, e);
     }
+    // Every run's program is a child of ours: with the whole capability bounding set dropped
+    // here, once, no run's pre-exec steps need to drop it again. The holder keeps the
+    // capabilities it has (the bounding set only limits what an execve could give, and it
+    // never calls execve).
+    for cap in 0..=plan.cap_last {
+        // SAFETY: prctl takes integers only.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) } < 0 && errno() != libc::EINVAL {
+            fail(Stage::DropBounding, cap as u32, errno());
+        }
+    }
     let mut looks = Looks::default();
     looks.record(plan);
     send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
@@ -1528,9 +1538,12 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         }
         // Capabilities: bounding set first (dropping it needs CAP_SETPCAP, which capset
         // below removes), then ambient, then the effective/permitted/inheritable sets.
-        for cap in 0..=plan.cap_last {
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) < 0 && errno() != libc::EINVAL {
-                return fail(Stage::DropBounding, cap as u32, errno());
+        // (A warm run's holder dropped its whole bounding set at setup; we have its copy.)
+        if plan.role != Role::Warm {
+            for cap in 0..=plan.cap_last {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) < 0 && errno() != libc::EINVAL {
+                    return fail(Stage::DropBounding, cap as u32, errno());
+                }
             }
         }
         libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong, 0, 0, 0);

@@ -77,7 +77,12 @@ pub(crate) fn report(
     let (cpu_us, user_us, sys_us, peak, oom) = match stats {
         Some(mut s) => {
             if let Some(at_exit) = e.exit_stats {
-                (s.cpu_us, s.user_us, s.sys_us) = (at_exit.cpu_us, at_exit.user_us, at_exit.sys_us);
+                s.cpu_us = at_exit.cpu_us;
+                // A warm run's figure at the program's end is its total alone (see
+                // supervise::on_message): the split is then the one read after the run.
+                if at_exit.user_us + at_exit.sys_us > 0 {
+                    (s.user_us, s.sys_us) = (at_exit.user_us, at_exit.sys_us);
+                }
             }
             // cpuacct's user/sys split is tick-based on many kernels; keep the exact total
             // and split it in rusage's proportion when the two disagree.

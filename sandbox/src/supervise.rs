@@ -93,7 +93,7 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         sys::poll(&mut pfds, -1);
         if pfds[0].revents != 0 {
             while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-                if on_message(&m, cg, &mut ending) && holder.is_some() {
+                if on_message(&m, cg, &mut ending, holder.is_some()) && holder.is_some() {
                     init_dead = true;
                 }
             }
@@ -148,7 +148,7 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
     // Messages sent just before init died (a warm run's end is its last message).
     if holder.is_none() {
         while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-            on_message(&m, None, &mut ending);
+            on_message(&m, None, &mut ending, false);
         }
     }
     ending.t_end = sys::now_ns();
@@ -162,9 +162,16 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
 }
 
 /// Takes one message of the run's init (or holder); true for its last (MSG_EXITED).
-fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending) -> bool {
+fn on_message(m: &Msg, cg: Option<&RunCgroup>, ending: &mut Ending, warm: bool) -> bool {
     // CPU as of the program's end: init's own work after it (killing and reaping what is
     // left, tearing down its copy of the runner's address space) is the sandbox's cost.
+    // A warm run's holder is not in the run's cgroup, so nothing of its work is counted
+    // there: the usage it read at the reap is all that is needed now, and the user/system
+    // split comes from the figures read after the run.
+    if m.kind == child::MSG_PROGRAM_REAPED && ending.exit_stats.is_none() && warm && m.v[0] >= 0 {
+        let cpu_us = m.v[0] as u64;
+        ending.exit_stats = Some(crate::cgroup::CgroupStats { cpu_us, ..Default::default() });
+    }
     if m.kind == child::MSG_PROGRAM_REAPED && ending.exit_stats.is_none() {
         ending.exit_stats = cg.and_then(|c| c.stats().ok());
         // Init read the usage itself right at the reap: nothing after it is counted.

@@ -202,6 +202,20 @@ fn the_program_sees_nothing_of_the_holders_memory_or_the_order_area() {
 }
 
 #[test]
+fn a_warm_program_has_no_capability_and_the_holder_no_bounding_set() {
+    let mut bed = Bed::new();
+    for _ in 0..2 {
+        let r = bed.sh("id -u; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status | awk '{print $2}' | sort -u; \
+             grep NoNewPrivs /proc/self/status; grep CapBnd /proc/1/status");
+        assert_eq!(
+            out(&r),
+            format!("{}\n0000000000000000\nNoNewPrivs:\t1\nCapBnd:\t0000000000000000", sandbox::SANDBOX_ID),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
 fn a_policy_that_leaves_the_keyrings_open_is_refused_warm() {
     let mut bed = Bed::new();
     let mut c = sh(&bed.dir, "true");

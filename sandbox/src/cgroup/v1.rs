@@ -78,6 +78,36 @@ pub struct Group {
     cpuacct: PathBuf,
     pids: PathBuf,
     removed: bool,
+    /// The files `stats` reads, opened at its first call and read again with pread: an
+    /// open of a cgroup file costs more than reading it, and a run reads them up to twice.
+    stat_files: std::cell::OnceCell<Option<StatFiles>>,
+}
+
+/// `cpuacct.usage`, `cpuacct.usage_user`, `cpuacct.usage_sys`,
+/// `memory.max_usage_in_bytes`, `memory.oom_control`.
+struct StatFiles([fs::File; 5]);
+
+const STAT_FILES: [(usize, &str); 5] = [
+    (1, "cpuacct.usage"),
+    (1, "cpuacct.usage_user"),
+    (1, "cpuacct.usage_sys"),
+    (0, "memory.max_usage_in_bytes"),
+    (0, "memory.oom_control"),
+];
+
+/// Reads a small control file from its start (cgroup files give their current value at
+/// every read from offset 0).
+fn pread_text(f: &fs::File, what: &str) -> io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 1024];
+    let n = f.read_at(&mut buf, 0).map_err(|e| io::Error::new(e.kind(), format!("read {what}: {e}")))?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn parse_u64(text: &str, what: &str) -> io::Result<u64> {
+    text.trim()
+        .parse()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: not a number: {text:?}")))
 }
 
 impl Group {
@@ -87,6 +117,7 @@ impl Group {
             cpuacct: h.cpuacct.join(name),
             pids: h.pids.join(name),
             removed: true,
+            stat_files: std::cell::OnceCell::new(),
         };
         let mut made: Vec<&Path> = Vec::new();
         let result = (|| {
@@ -140,10 +171,41 @@ impl Group {
     }
 
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
-        Ok(read_u64(&self.cpuacct.join("cpuacct.usage"))? / 1000)
+        match self.stat_files() {
+            Some(StatFiles(f)) => Ok(parse_u64(&pread_text(&f[0], "cpuacct.usage")?, "cpuacct.usage")? / 1000),
+            None => Ok(read_u64(&self.cpuacct.join("cpuacct.usage"))? / 1000),
+        }
+    }
+
+    fn stat_files(&self) -> Option<&StatFiles> {
+        self.stat_files
+            .get_or_init(|| {
+                let dirs = [&self.memory, &self.cpuacct];
+                let open = |(d, name): &(usize, &str)| fs::File::open(dirs[*d].join(name)).ok();
+                let files: Vec<fs::File> = STAT_FILES.iter().map(open).collect::<Option<_>>()?;
+                files.try_into().ok().map(StatFiles)
+            })
+            .as_ref()
     }
 
     pub fn stats(&self) -> io::Result<CgroupStats> {
+        let Some(StatFiles(f)) = self.stat_files() else { return self.stats_by_path() };
+        let cpu_ns = parse_u64(&pread_text(&f[0], "cpuacct.usage")?, "cpuacct.usage")?;
+        let user_ns = pread_text(&f[1], "cpuacct.usage_user").and_then(|t| parse_u64(&t, "usage_user")).unwrap_or(0);
+        let sys_ns = pread_text(&f[2], "cpuacct.usage_sys").and_then(|t| parse_u64(&t, "usage_sys")).unwrap_or(0);
+        let peak = parse_u64(&pread_text(&f[3], "memory.max_usage_in_bytes")?, "memory.max_usage_in_bytes")?;
+        let oom = pread_text(&f[4], "memory.oom_control")?;
+        Ok(CgroupStats {
+            cpu_us: cpu_ns / 1000,
+            user_us: user_ns / 1000,
+            sys_us: sys_ns / 1000,
+            peak_memory: peak,
+            oom_kills: keyed_value(&oom, "oom_kill").unwrap_or(0),
+        })
+    }
+
+    /// `stats` by opening each file (when they could not be kept open).
+    fn stats_by_path(&self) -> io::Result<CgroupStats> {
         let cpu_ns = read_u64(&self.cpuacct.join("cpuacct.usage"))?;
         let user_ns = read_u64(&self.cpuacct.join("cpuacct.usage_user")).unwrap_or(0);
         let sys_ns = read_u64(&self.cpuacct.join("cpuacct.usage_sys")).unwrap_or(0);
@@ -159,6 +221,7 @@ impl Group {
     }
 
     pub fn destroy(&mut self) -> io::Result<()> {
+        self.stat_files.take();
         let mut first_err = None;
         for dir in [&self.memory, &self.cpuacct, &self.pids] {
             if let Err(e) = remove_dir(dir) {
