@@ -24,7 +24,12 @@ pub enum Cmd {
     },
     /// Remove what runners killed mid-run left behind (their cgroups). `run` does this too
     /// at each start.
-    Cleanup,
+    Cleanup {
+        /// Also unmount the empty network namespace root runs share (/run/sandbox/net):
+        /// runs going on keep it until they end, the next run makes a new one.
+        #[arg(long)]
+        shared_network: bool,
+    },
     /// Judge a submission: compile once, run the tests in order, stop at the first failure.
     Judge(Box<JudgeArgs>),
     /// Build, list or remove root filesystem images (minimal Debian trees, by mmdebstrap).

@@ -46,14 +46,17 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Cmd::Judge(a) => judging::judge_cmd(*a),
         args::Cmd::Rootfs { action, cache } => judging::rootfs_cmd(action, cache.as_deref()),
         args::Cmd::Languages { json, packages, profiles } => judging::languages(json, packages, profiles.as_deref()),
-        args::Cmd::Cleanup => {
+        args::Cmd::Cleanup { shared_network } => {
             let c = sandbox::cleanup();
             for p in c.cgroups.iter().chain(&c.root_dirs) {
                 println!("removed {}", p.display());
             }
             println!("cleanup: {} cgroups, {} directories removed", c.cgroups.len(), c.root_dirs.len());
-            if let Some(p) = sandbox::remove_shared_network() {
-                println!("removed the shared network namespace {}", p.display());
+            if shared_network {
+                match sandbox::remove_shared_network() {
+                    Some(p) => println!("removed the shared network namespace {}", p.display()),
+                    None => println!("no shared network namespace to remove"),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

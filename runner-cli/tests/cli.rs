@@ -439,3 +439,35 @@ fn copy_runner_to(dest: &Path) {
     let st = Command::new("cp").arg(env!("CARGO_BIN_EXE_runner")).arg(dest).status().unwrap();
     assert!(st.success(), "cp of the runner binary failed");
 }
+
+#[test]
+fn cleanup_removes_the_shared_network_namespace_only_when_asked_and_the_next_run_makes_it_anew() {
+    // Root runs share one empty network namespace where Landlock keeps them apart (ABI 6);
+    // elsewhere each run makes its own and there is nothing to remove.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let net_of = || {
+        let out = run(&["run", "--report", report.to_str().unwrap(), "--", "/bin/readlink", "/proc/self/ns/net"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let inode = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let shared = r["enforced"]["network"].as_str().unwrap().contains("shared with other runs");
+        (inode, shared)
+    };
+    let mounted = || std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(" /run/sandbox/net ");
+    let (a, shared) = net_of();
+    assert_eq!(mounted(), shared);
+    let out = run(&["cleanup"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(mounted(), shared, "a plain cleanup leaves it");
+    if !shared {
+        return;
+    }
+    assert_eq!(net_of().0, a, "runs join the same namespace");
+    let out = run(&["cleanup", "--shared-network"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed the shared network namespace"));
+    let (b, shared_again) = net_of();
+    assert!(shared_again && b != a, "{a} {b}");
+    assert!(mounted());
+}
