@@ -461,17 +461,9 @@ pub(crate) fn run_warm(
     holder.area.write(&plan)?;
     // The run's fds, opened here as root on the host: its streams, its cgroup files (the
     // program moves itself in) and its CPU usage file (read by the holder at the reap).
-    let open = |path: &std::ffi::CStr, flags: c_int| -> Result<OwnedFd, String> {
-        // SAFETY: open reads a NUL-terminated path; the fd is owned right away.
-        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!("cgroup: open {}: {}", path.to_string_lossy(), sys::errno_name_last()));
-        }
-        // SAFETY: a new fd nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    };
-    let cg_files: Vec<OwnedFd> = cg.entry_files().iter().map(|p| open(p, libc::O_WRONLY)).collect::<Result<_, _>>()?;
-    let usage = cg.cpu_usage_file().map(|p| open(&p, libc::O_RDONLY)).transpose()?;
+    let cg_files: Vec<OwnedFd> =
+        cg.entry_files().map_err(|e| format!("cgroup: {e}"))?.into_iter().map(OwnedFd::from).collect();
+    let usage = Some(OwnedFd::from(cg.usage_file().map_err(|e| format!("cgroup: {e}"))?));
     let child_streams = streams.child.take().ok_or("the streams were already handed out")?;
     let mut fds: Vec<c_int> = child_streams.iter().map(|f| f.as_raw_fd()).collect();
     fds.extend(cg_files.iter().map(|f| f.as_raw_fd()));

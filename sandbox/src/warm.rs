@@ -67,6 +67,8 @@ pub struct Environment {
     /// The configuration it was made from (its environment part must match every run's).
     base: RunConfig,
     holder: Option<Holder>,
+    /// The cgroups kept from run to run (v1 cpuacct and pids), dropped after the holder.
+    kept: Option<cgroup::Kept>,
     made: u32,
     /// The next run keeps its box writes (`keep_box_of_next_run`).
     keep_next: bool,
@@ -143,7 +145,14 @@ impl Environment {
         // Refused here already, so that a caller falls back to cold runs at once.
         refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         let holder = Holder::make(cfg)?;
-        Ok(Environment { base: cfg.clone(), holder: Some(holder), made: 1, keep_next: false, box_changed: false })
+        Ok(Environment {
+            base: cfg.clone(),
+            holder: Some(holder),
+            kept: None,
+            made: 1,
+            keep_next: false,
+            box_changed: false,
+        })
     }
 
     /// How many holders this environment has made (1, plus one for each that was thrown
@@ -228,8 +237,24 @@ impl Environment {
         }
         validate::check(cfg)?;
         // Everything of the run that needs no holder first, while the last run's reset may
-        // still be going on.
-        let prep = match Prep::new(cfg)? {
+        // still be going on. The last run's processes are all reaped already (the holder
+        // reports a run's end only then), so the kept cgroups can be proven as new now; any
+        // that cannot are replaced.
+        self.kept = match self.kept.take().map(|k| k.reset().map(|()| k)) {
+            Some(Ok(k)) => Some(k),
+            Some(Err(e)) => {
+                tracing::warn!("warm environment: its kept cgroups are not as new ({e}); made anew");
+                None
+            }
+            None => None,
+        };
+        if self.kept.is_none() {
+            self.kept = cgroup::Kept::create(&layout_of(cfg).0).unwrap_or_else(|e| {
+                tracing::warn!("warm environment: cannot keep cgroups ({e}); each run makes its own");
+                None
+            });
+        }
+        let prep = match Prep::new(cfg, self.kept.as_ref())? {
             Ok(prep) => prep,
             Err(report) => return Ok(*report),
         };
@@ -334,7 +359,7 @@ struct Prep {
 
 impl Prep {
     /// Err(report): a setup error before anything ran.
-    fn new(cfg: &RunConfig) -> Result<Result<Prep, Box<Report>>, Error> {
+    fn new(cfg: &RunConfig, kept: Option<&cgroup::Kept>) -> Result<Result<Prep, Box<Report>>, Error> {
         let (policy, compiled) = spawn::load_policy(cfg)?;
         refuse_open_keyrings(policy.as_ref())?;
         let (layout, _) = layout_of(cfg);
@@ -358,7 +383,7 @@ impl Prep {
             // a cold run's init is in it, and has one more).
             pids: Some(cfg.limits.effective_pids()),
         };
-        let cg = match cgroup::RunCgroup::create(&layout, limits) {
+        let cg = match cgroup::RunCgroup::create_in(&layout, limits, kept) {
             Ok(Some(cg)) => cg,
             Ok(None) => return Ok(Err(Box::new(Report::setup_error("warm runs need the run's cgroup".into())))),
             Err(e) => return Ok(Err(Box::new(Report::setup_error(format!("cgroup: {e}"))))),

@@ -114,6 +114,29 @@ fn unique_name() -> String {
     format!("{RUN_PREFIX}{}-{}", std::process::id(), n)
 }
 
+/// Groups a warm environment keeps from run to run (v1: cpuacct and pids; see `v1::Kept`).
+pub enum Kept {
+    /// The cpuacct and pids groups.
+    V1(v1::Kept),
+}
+
+impl Kept {
+    /// Groups to keep for `layout`, if it has any worth keeping (v1).
+    pub fn create(layout: &Layout) -> io::Result<Option<Kept>> {
+        match layout {
+            Layout::V1(h) => Ok(Some(Kept::V1(v1::Kept::create(h, &unique_name())?))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Proves them as new before a run (see `v1::Kept::reset`).
+    pub fn reset(&self) -> io::Result<()> {
+        match self {
+            Kept::V1(k) => k.reset(),
+        }
+    }
+}
+
 /// v2 parents already prepared by this process.
 static PREPARED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
@@ -207,6 +230,17 @@ impl RunCgroup {
         })
     }
 
+    /// A run's groups in a warm environment that keeps some of them (`Kept`, v1; on v2 and
+    /// without one, as `create`).
+    pub fn create_in(layout: &Layout, limits: CgroupLimits, kept: Option<&Kept>) -> io::Result<Option<RunCgroup>> {
+        match (layout, kept) {
+            (Layout::V1(h), Some(Kept::V1(k))) => {
+                Ok(Some(RunCgroup::V1(v1::Group::create_in(h, &unique_name(), limits, k)?)))
+            }
+            _ => RunCgroup::create(layout, limits),
+        }
+    }
+
     /// Moves a process (by host pid) into the group.
     pub fn attach(&self, pid: i32) -> io::Result<()> {
         match self {
@@ -234,18 +268,31 @@ impl RunCgroup {
         }
     }
 
-    /// Files a warm run's program writes "0" to, to move itself in before its execve: v1
-    /// `tasks` (moves only the writing task, see `self_attach_files`), v2 `cgroup.procs`
-    /// (moves the writer's thread group, which is the pre-exec child alone: it shares the
-    /// holder's memory but not its thread group). Opened by the runner, as root, on the
-    /// host; the kernel checks a v2 move against the credentials the file was opened with.
-    pub fn entry_files(&self) -> Vec<std::ffi::CString> {
-        use std::os::unix::ffi::OsStrExt;
+    /// Files a warm run's program writes "0" to, to move itself in before its execve, open
+    /// for writing: v1 `tasks` (moves only the writing task, see `self_attach_files`), v2
+    /// `cgroup.procs` (moves the writer's thread group, which is the pre-exec child alone:
+    /// it shares the holder's memory but not its thread group). Opened by the runner, as
+    /// root, on the host; the kernel checks a v2 move against the credentials the file was
+    /// opened with.
+    pub fn entry_files(&self) -> io::Result<Vec<fs::File>> {
         match self {
-            RunCgroup::V1(g) => g.tasks_files(),
+            RunCgroup::V1(g) => g.entry_files(),
             RunCgroup::V2(g) => {
-                std::ffi::CString::new(g.dir().join("cgroup.procs").as_os_str().as_bytes()).ok().into_iter().collect()
+                let p = g.dir().join("cgroup.procs");
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", p.display())))?;
+                Ok(vec![f])
             }
+        }
+    }
+
+    /// The group's CPU usage file (see `cpu_usage_file`), open for reading.
+    pub fn usage_file(&self) -> io::Result<fs::File> {
+        match self {
+            RunCgroup::V1(g) => g.usage_file(),
+            RunCgroup::V2(g) => fs::File::open(g.dir().join("cpu.stat")),
         }
     }
 

@@ -72,12 +72,18 @@ fn own_path(own_cgroups: &str, ctrl: &str) -> Option<String> {
     })
 }
 
-/// One run's groups, one per hierarchy. Removed by `destroy`, or on drop.
+/// One run's groups, one per hierarchy. Removed by `destroy`, or on drop (but for the
+/// cpuacct and pids groups of a warm environment, which are its `Kept`'s).
 pub struct Group {
     memory: PathBuf,
     cpuacct: PathBuf,
     pids: PathBuf,
     removed: bool,
+    /// The cpuacct and pids groups are a warm environment's, kept for its next run: then
+    /// its files there, from the `Kept`'s own (dup'd: no open per run): cpuacct.usage,
+    /// cpuacct.usage_user, cpuacct.usage_sys, and the two groups' `tasks`.
+    kept: bool,
+    kept_files: Option<[fs::File; 5]>,
     /// The files `stats` reads, opened at its first call and read again with pread: an
     /// open of a cgroup file costs more than reading it, and a run reads them up to twice.
     stat_files: std::cell::OnceCell<Option<StatFiles>>,
@@ -117,11 +123,39 @@ impl Group {
             cpuacct: h.cpuacct.join(name),
             pids: h.pids.join(name),
             removed: true,
+            kept: false,
+            kept_files: None,
             stat_files: std::cell::OnceCell::new(),
         };
+        g.make(h, limits)?;
+        Ok(g)
+    }
+
+    /// A run's groups in a warm environment: a memory group of its own (a reused one would
+    /// still be charged with the page cache of earlier runs, and count it in the next
+    /// run's peak), and the environment's kept cpuacct and pids groups, which `Kept::reset`
+    /// has just proven empty and zeroed.
+    pub fn create_in(h: &Hierarchies, name: &str, limits: CgroupLimits, kept: &Kept) -> io::Result<Group> {
+        let mut g = Group {
+            memory: h.memory.join(name),
+            cpuacct: kept.cpuacct.clone(),
+            pids: kept.pids.clone(),
+            removed: true,
+            kept: true,
+            kept_files: Some(kept.dup_files()?),
+            stat_files: std::cell::OnceCell::new(),
+        };
+        g.make(h, limits)?;
+        Ok(g)
+    }
+
+    /// Makes the groups this run owns and writes the limits.
+    fn make(&mut self, h: &Hierarchies, limits: CgroupLimits) -> io::Result<()> {
+        let g = self;
         let mut made: Vec<&Path> = Vec::new();
+        let owned: Vec<&PathBuf> = if g.kept { vec![&g.memory] } else { vec![&g.memory, &g.cpuacct, &g.pids] };
         let result = (|| {
-            for dir in [&g.memory, &g.cpuacct, &g.pids] {
+            for dir in owned {
                 fs::create_dir(dir).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))?;
                 made.push(dir);
             }
@@ -147,7 +181,7 @@ impl Group {
             return Err(e);
         }
         g.removed = false;
-        Ok(g)
+        Ok(())
     }
 
     pub fn attach(&self, pid: i32) -> io::Result<()> {
@@ -156,6 +190,30 @@ impl Group {
             write_file(&dir.join("cgroup.procs"), &pid)?;
         }
         Ok(())
+    }
+
+    /// The files a warm run's program writes "0" to (memory, cpuacct and pids `tasks`),
+    /// open for writing.
+    pub fn entry_files(&self) -> io::Result<Vec<fs::File>> {
+        let open = |dir: &Path| {
+            let p = dir.join("tasks");
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", p.display())))
+        };
+        match &self.kept_files {
+            Some([.., cpuacct, pids]) => Ok(vec![open(&self.memory)?, cpuacct.try_clone()?, pids.try_clone()?]),
+            None => [&self.memory, &self.cpuacct, &self.pids].into_iter().map(|d| open(d)).collect(),
+        }
+    }
+
+    /// cpuacct.usage, open for reading.
+    pub fn usage_file(&self) -> io::Result<fs::File> {
+        match &self.kept_files {
+            Some([usage, ..]) => usage.try_clone(),
+            None => fs::File::open(self.cpuacct.join("cpuacct.usage")),
+        }
     }
 
     pub fn cpuacct_dir(&self) -> &Path {
@@ -180,6 +238,17 @@ impl Group {
     fn stat_files(&self) -> Option<&StatFiles> {
         self.stat_files
             .get_or_init(|| {
+                if let Some(k) = &self.kept_files {
+                    let [usage, user, sys, ..] = k;
+                    let mem = |name: &str| fs::File::open(self.memory.join(name)).ok();
+                    return Some(StatFiles([
+                        usage.try_clone().ok()?,
+                        user.try_clone().ok()?,
+                        sys.try_clone().ok()?,
+                        mem("memory.max_usage_in_bytes")?,
+                        mem("memory.oom_control")?,
+                    ]));
+                }
                 let dirs = [&self.memory, &self.cpuacct];
                 let open = |(d, name): &(usize, &str)| fs::File::open(dirs[*d].join(name)).ok();
                 let files: Vec<fs::File> = STAT_FILES.iter().map(open).collect::<Option<_>>()?;
@@ -223,7 +292,9 @@ impl Group {
     pub fn destroy(&mut self) -> io::Result<()> {
         self.stat_files.take();
         let mut first_err = None;
-        for dir in [&self.memory, &self.cpuacct, &self.pids] {
+        let owned: Vec<&PathBuf> =
+            if self.kept { vec![&self.memory] } else { vec![&self.memory, &self.cpuacct, &self.pids] };
+        for dir in owned {
             if let Err(e) = remove_dir(dir) {
                 first_err.get_or_insert(e);
             }
@@ -243,6 +314,91 @@ impl Drop for Group {
         if !self.removed {
             let _ = self.destroy();
         }
+    }
+}
+
+/// A warm environment's cpuacct and pids groups (v1), kept from run to run: making and
+/// removing a cgroup costs mostly its control files (~20 for cpu,cpuacct, ~8 for pids), and
+/// both can be proven back to new between runs, which a memory group cannot (see
+/// `Group::create_in`). Removed on drop.
+pub struct Kept {
+    cpuacct: PathBuf,
+    pids: PathBuf,
+    /// Opened once: cpuacct.usage (read-write), cpuacct.usage_user, cpuacct.usage_sys,
+    /// pids.current, and both groups' `tasks`.
+    files: [fs::File; 6],
+}
+
+impl Kept {
+    pub fn create(h: &Hierarchies, name: &str) -> io::Result<Kept> {
+        let cpuacct = h.cpuacct.join(name);
+        let pids = h.pids.join(name);
+        fs::create_dir(&cpuacct).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", cpuacct.display())))?;
+        if let Err(e) = fs::create_dir(&pids) {
+            let _ = fs::remove_dir(&cpuacct);
+            return Err(io::Error::new(e.kind(), format!("mkdir {}: {e}", pids.display())));
+        }
+        let open = |p: PathBuf, write: bool| {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(write)
+                .open(&p)
+                .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", p.display())))
+        };
+        let files = (|| {
+            Ok::<_, io::Error>([
+                open(cpuacct.join("cpuacct.usage"), true)?,
+                open(cpuacct.join("cpuacct.usage_user"), false)?,
+                open(cpuacct.join("cpuacct.usage_sys"), false)?,
+                open(pids.join("pids.current"), false)?,
+                open(cpuacct.join("tasks"), true)?,
+                open(pids.join("tasks"), true)?,
+            ])
+        })();
+        match files {
+            Ok(files) => Ok(Kept { cpuacct, pids, files }),
+            Err(e) => {
+                let _ = fs::remove_dir(&cpuacct);
+                let _ = fs::remove_dir(&pids);
+                Err(e)
+            }
+        }
+    }
+
+    /// Copies of its files for a run's `Group`: cpuacct.usage, usage_user, usage_sys, and
+    /// the two `tasks`.
+    fn dup_files(&self) -> io::Result<[fs::File; 5]> {
+        let f = &self.files;
+        Ok([f[0].try_clone()?, f[1].try_clone()?, f[2].try_clone()?, f[4].try_clone()?, f[5].try_clone()?])
+    }
+
+    /// Before a run: zeroes the CPU counters, then proves the groups as new: no task in
+    /// either, CPU usage (total, user, system) and pids.current all zero. Err if anything
+    /// is not (the caller then makes new groups).
+    pub fn reset(&self) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.files[0].write_at(b"0", 0).map_err(|e| io::Error::new(e.kind(), format!("zeroing cpuacct.usage: {e}")))?;
+        let names = ["cpuacct.usage", "cpuacct.usage_user", "cpuacct.usage_sys", "pids.current"];
+        for (f, name) in self.files[..4].iter().zip(names) {
+            let v = parse_u64(&pread_text(f, name)?, name)?;
+            if v != 0 {
+                return Err(io::Error::other(format!("{name} is {v} after a reset")));
+            }
+        }
+        for f in &self.files[4..] {
+            if !pread_text(f, "tasks")?.trim().is_empty() {
+                return Err(io::Error::other("a kept group still holds tasks"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        // (Its open control files do not keep a group from going: they read ENODEV after.)
+        let _ = remove_dir(&self.cpuacct);
+        let _ = remove_dir(&self.pids);
     }
 }
 
