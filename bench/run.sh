@@ -38,7 +38,7 @@ for name in ("bare", "runner", "bwrap", "baseline"):
     if name not in res:
         continue
     m = res[name]["median"]
-    print(f"  {name:<8} median {m*1000:6.2f} ms   {m/bare:5.1f}x bare")
+    print(f"  {name:<8} median {m*1000:6.2f} ms   {m/bare:5.2f}x bare")
 print(f"  runner/bwrap {res['runner']['median']/res['bwrap']['median']:.2f}")
 if "baseline" in res:
     print(f"  runner/baseline {res['runner']['median']/res['baseline']['median']:.2f}")
@@ -56,7 +56,7 @@ bare = rows["bare"][0]
 print("/bin/true in one process (median, p90):")
 for name in ("bare", "cold", "warm"):
     med, p90 = rows[name]
-    print(f"  {name:<8} median {med/1000:6.2f} ms   p90 {p90/1000:6.2f} ms   {med/bare:5.1f}x bare")
+    print(f"  {name:<8} median {med/1000:6.2f} ms   p90 {p90/1000:6.2f} ms   {med/bare:5.2f}x bare")
 warm, cold = rows["warm"][0], rows["cold"][0]
 print(f"  warm/cold {warm / cold:.2f}")
 '

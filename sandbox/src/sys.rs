@@ -133,9 +133,18 @@ pub(crate) fn recv_with_fds(
         let cmsg = libc::CMSG_FIRSTHDR(&hdr);
         if !cmsg.is_null() && (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
             let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<c_int>();
-            for i in 0..count.min(MAX_PASSED_FDS) {
-                fds[i] = std::ptr::read_unaligned((libc::CMSG_DATA(cmsg) as *const c_int).add(i));
-                got += 1;
+            for i in 0..count {
+                let fd = std::ptr::read_unaligned((libc::CMSG_DATA(cmsg) as *const c_int).add(i));
+                match fds.get_mut(i) {
+                    Some(slot) => {
+                        *slot = fd;
+                        got += 1;
+                    }
+                    // More than asked for: not ours to keep.
+                    None => {
+                        libc::close(fd);
+                    }
+                }
             }
         }
     }
