@@ -686,16 +686,7 @@ fn holder_loop(plan: &ChildPlan) -> ! {
         libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
     };
     loop {
-        let mut pfds = [
-            libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: poll reads and writes the two pollfds on this stack.
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, if sfd < 0 { 100 } else { -1 }) };
-        if n < 0 && errno() != libc::EINTR {
-            // SAFETY: _exit ends the process without any teardown.
-            unsafe { libc::_exit(124) };
-        }
+        let pfds = wait_orders_or_signals(sfd, 100);
         if pfds[1].revents != 0 || sfd < 0 {
             drain_signals(sfd);
             reap_nohang();
@@ -875,16 +866,7 @@ fn holder_run(plan: &ChildPlan, sfd: c_int) {
     let mut program_status = 0;
     let mut t1 = 0;
     while t1 == 0 {
-        let mut pfds = [
-            libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: poll reads and writes the two pollfds on this stack.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, if sfd < 0 { 10 } else { -1 }) };
-        if r < 0 && errno() != libc::EINTR {
-            // SAFETY: _exit ends the process without any teardown.
-            unsafe { libc::_exit(124) };
-        }
+        let pfds = wait_orders_or_signals(sfd, 10);
         drain_signals(sfd);
         loop {
             let mut status = 0;
@@ -947,6 +929,23 @@ fn children_cpu_us() -> (i64, i64) {
     };
     let us = |tv: libc::timeval| tv.tv_sec * 1_000_000 + tv.tv_usec;
     (us(all.ru_utime), us(all.ru_stime))
+}
+
+/// The holder's wait: for an order from the runner or a signal (through `sfd`; without
+/// one, a poll every `fallback_ms`). Returns the two pollfds (orders, signals). A failed
+/// poll ends the holder.
+fn wait_orders_or_signals(sfd: c_int, fallback_ms: c_int) -> [libc::pollfd; 2] {
+    let mut pfds = [
+        libc::pollfd { fd: FD_FROM_PARENT, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
+    ];
+    // SAFETY: poll reads and writes the two pollfds on this stack.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, if sfd < 0 { fallback_ms } else { -1 }) };
+    if n < 0 && errno() != libc::EINTR {
+        // SAFETY: _exit ends the process without any teardown.
+        unsafe { libc::_exit(124) };
+    }
+    pfds
 }
 
 /// Reads and drops every queued signal.

@@ -249,6 +249,39 @@ struct ProgramParts<'a> {
 }
 
 impl<'a> ProgramParts<'a> {
+    /// A plan of `role` with this program part and nothing else (no fds, mounts, binds,
+    /// cgroup files or stack): callers fill in what their role needs.
+    fn plan(&'a self, role: child::Role, prepared: &'a Prepared) -> ChildPlan<'a> {
+        ChildPlan {
+            role,
+            resets: &[],
+            box_overlay: None,
+            fds: &[],
+            bind_sources: &[],
+            self_attach: &[],
+            cpu_usage_file: None,
+            clear_groups: true,
+            inside_id: SANDBOX_ID,
+            new_root: c"",
+            mounts: &[],
+            hostname: b"",
+            workdir: &prepared.workdir,
+            rlimits: &prepared.rlimits,
+            cap_last: cap_last(),
+            landlock: self.landlock,
+            landlock_rules: &self.rules,
+            filters: &self.filters,
+            exec_paths: &self.exec_paths,
+            argv: &self.argv,
+            envp: &self.envp,
+            stack: std::ptr::null_mut(),
+            stack_size: 0,
+            wipe: [(0, 0); 2],
+            order_area: std::ptr::null_mut(),
+            order_area_len: 0,
+        }
+    }
+
     fn new(prepared: &'a Prepared, compiled: &'a [seccomp::CompiledFilter]) -> ProgramParts<'a> {
         let landlock = landlock::Plan::for_running_kernel();
         let rules = match &landlock {
@@ -321,32 +354,18 @@ pub(crate) fn run_in(
     // (zeroing 128 KiB per run costs page faults for memory the child never touches).
     let mut stack: Vec<u8> = Vec::with_capacity(STACK_SIZE);
     let plan = ChildPlan {
-        role: child::Role::Cold,
-        resets: &[],
-        box_overlay: None,
         fds: &fds,
         bind_sources: &bind_sources,
         self_attach: &self_attach,
         cpu_usage_file: usage_file.as_deref(),
         clear_groups: root_mode,
-        inside_id: SANDBOX_ID,
         new_root: &prepared.root,
         mounts: &mounts,
         hostname: b"sandbox",
-        workdir: &prepared.workdir,
-        rlimits: &prepared.rlimits,
-        cap_last: cap_last(),
-        landlock: parts.landlock,
-        landlock_rules: &parts.rules,
-        filters: &parts.filters,
-        exec_paths: &parts.exec_paths,
-        argv: &parts.argv,
-        envp: &parts.envp,
         stack: stack.as_mut_ptr(),
         stack_size: stack.capacity(),
         wipe: cmdline_areas(),
-        order_area: std::ptr::null_mut(),
-        order_area_len: 0,
+        ..parts.plan(child::Role::Cold, prepared)
     };
 
     // Every namespace new, but the network namespace where the run joins the shared one
@@ -430,35 +449,7 @@ pub(crate) fn run_warm(
     holder: HolderLink,
 ) -> Result<Ending, String> {
     let parts = ProgramParts::new(prepared, compiled);
-    let plan = ChildPlan {
-        role: child::Role::Warm,
-        resets: &[],
-        box_overlay: None,
-        fds: &[],
-        bind_sources: &[],
-        self_attach: &[],
-        cpu_usage_file: None,
-        clear_groups: true,
-        inside_id: SANDBOX_ID,
-        new_root: c"",
-        mounts: &[],
-        hostname: b"",
-        workdir: &prepared.workdir,
-        rlimits: &prepared.rlimits,
-        cap_last: cap_last(),
-        landlock: parts.landlock,
-        landlock_rules: &parts.rules,
-        filters: &parts.filters,
-        exec_paths: &parts.exec_paths,
-        argv: &parts.argv,
-        envp: &parts.envp,
-        stack: std::ptr::null_mut(),
-        stack_size: 0,
-        wipe: [(0, 0); 2],
-        order_area: std::ptr::null_mut(),
-        order_area_len: 0,
-    };
-    holder.area.write(&plan)?;
+    holder.area.write(&parts.plan(child::Role::Warm, prepared))?;
     // The run's fds, opened here as root on the host: its streams, its cgroup files (the
     // program moves itself in) and its CPU usage file (read by the holder at the reap).
     let cg_files: Vec<OwnedFd> =

@@ -101,6 +101,17 @@ const STAT_FILES: [(usize, &str); 5] = [
     (0, "memory.oom_control"),
 ];
 
+/// The figures from the files' values (ns, bytes, `memory.oom_control`'s text).
+fn stats_of(cpu_ns: u64, user_ns: u64, sys_ns: u64, peak: u64, oom: &str) -> CgroupStats {
+    CgroupStats {
+        cpu_us: cpu_ns / 1000,
+        user_us: user_ns / 1000,
+        sys_us: sys_ns / 1000,
+        peak_memory: peak,
+        oom_kills: keyed_value(oom, "oom_kill").unwrap_or(0),
+    }
+}
+
 /// Reads a small control file from its start (cgroup files give their current value at
 /// every read from offset 0).
 fn pread_text(f: &fs::File, what: &str) -> io::Result<String> {
@@ -264,13 +275,7 @@ impl Group {
         let sys_ns = pread_text(&f[2], "cpuacct.usage_sys").and_then(|t| parse_u64(&t, "usage_sys")).unwrap_or(0);
         let peak = parse_u64(&pread_text(&f[3], "memory.max_usage_in_bytes")?, "memory.max_usage_in_bytes")?;
         let oom = pread_text(&f[4], "memory.oom_control")?;
-        Ok(CgroupStats {
-            cpu_us: cpu_ns / 1000,
-            user_us: user_ns / 1000,
-            sys_us: sys_ns / 1000,
-            peak_memory: peak,
-            oom_kills: keyed_value(&oom, "oom_kill").unwrap_or(0),
-        })
+        Ok(stats_of(cpu_ns, user_ns, sys_ns, peak, &oom))
     }
 
     /// `stats` by opening each file (when they could not be kept open).
@@ -280,13 +285,7 @@ impl Group {
         let sys_ns = read_u64(&self.cpuacct.join("cpuacct.usage_sys")).unwrap_or(0);
         let peak = read_u64(&self.memory.join("memory.max_usage_in_bytes"))?;
         let oom = read_file(&self.memory.join("memory.oom_control"))?;
-        Ok(CgroupStats {
-            cpu_us: cpu_ns / 1000,
-            user_us: user_ns / 1000,
-            sys_us: sys_ns / 1000,
-            peak_memory: peak,
-            oom_kills: keyed_value(&oom, "oom_kill").unwrap_or(0),
-        })
+        Ok(stats_of(cpu_ns, user_ns, sys_ns, peak, &oom))
     }
 
     pub fn destroy(&mut self) -> io::Result<()> {
