@@ -878,13 +878,7 @@ fn holder_run(plan: &ChildPlan, sfd: c_int) {
                 break;
             }
             if r == pid {
-                t1 = now_ns();
-                program_status = status;
-                program_ru = ru;
-                let v = [read_usage_us(usage_fd), 0, 0, 0, 0];
-                send(&Msg { kind: MSG_PROGRAM_REAPED, v, ..Default::default() }, -1);
-                // SAFETY: kill takes integers; from pid 1, -1 is every other process.
-                unsafe { libc::kill(-1, libc::SIGKILL) };
+                (t1, program_status, program_ru) = (program_reaped(usage_fd), status, ru);
                 break;
             }
         }
@@ -1310,6 +1304,18 @@ fn read_usage_us(fd: c_int) -> i64 {
     }
 }
 
+/// The program itself was just reaped: reports the run's CPU as of now (MSG_PROGRAM_REAPED)
+/// and kills what is left of the run (from pid 1, kill(-1) reaches every other process of
+/// the namespace). Returns the time.
+fn program_reaped(usage_fd: c_int) -> i64 {
+    let t1 = now_ns();
+    let v = [read_usage_us(usage_fd), 0, 0, 0, 0];
+    send(&Msg { kind: MSG_PROGRAM_REAPED, v, ..Default::default() }, -1);
+    // SAFETY: kill takes integers only.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    t1
+}
+
 /// Reaps everything (orphans are re-parented to init) until the program itself exits. Then
 /// kills what is left of the run (kill(-1) from pid 1 reaches every other process of the
 /// namespace), reaps it all, and reports: RUSAGE_CHILDREN then holds the CPU of every
@@ -1326,13 +1332,7 @@ fn reap_and_report(pid: c_int, usage_fd: c_int) -> ! {
         // SAFETY: wait4 writes one int and one rusage on this stack.
         let r = unsafe { libc::wait4(-1, &mut status, libc::__WALL, &mut ru) };
         if r == pid {
-            t1 = now_ns();
-            program_status = status;
-            program_ru = ru;
-            let v = [read_usage_us(usage_fd), 0, 0, 0, 0];
-            send(&Msg { kind: MSG_PROGRAM_REAPED, v, ..Default::default() }, -1);
-            // SAFETY: kill takes integers only.
-            unsafe { libc::kill(-1, libc::SIGKILL) };
+            (t1, program_status, program_ru) = (program_reaped(usage_fd), status, ru);
         }
         if r < 0 {
             let e = errno();
