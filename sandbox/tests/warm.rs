@@ -378,3 +378,72 @@ fn tmp_shm_and_box_are_made_anew_after_any_change_even_one_that_leaves_no_file()
     assert_eq!(out(&bed.py(again)), "done");
     assert_eq!(out(&bed.sh("ls -a /tmp | tr '\\n' ' '")), ". ..");
 }
+
+/// The host-side cgroup paths (controller list → path, from /proc/PID/cgroup) of the shell
+/// a warm run of `sleep 2` is running, read while it sleeps; and that run's report.
+fn cgroups_of_a_sleeping_run(env: &mut Environment, dir: &tempfile::TempDir) -> (Vec<(String, String)>, Report) {
+    let holder = env.holder_pid().unwrap();
+    let c = sh(dir, "sleep 2");
+    std::thread::scope(|s| {
+        let run = s.spawn(|| c.run_in(env).unwrap());
+        let start = std::time::Instant::now();
+        let shell = loop {
+            let kids = std::fs::read_to_string(format!("/proc/{holder}/task/{holder}/children")).unwrap_or_default();
+            if let Some(pid) = kids.split_whitespace().next() {
+                if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sh") {
+                    break pid.to_string();
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(5), "the run's shell never showed up");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let lines = std::fs::read_to_string(format!("/proc/{shell}/cgroup")).unwrap();
+        let groups = lines
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                Some((ctrls.to_string(), path.to_string()))
+            })
+            .collect();
+        (groups, run.join().unwrap())
+    })
+}
+
+#[test]
+fn a_run_never_shares_a_cgroup_that_is_not_as_new() {
+    let bed = Bed::new();
+    let (mut env, dir) = (bed.env, bed.dir);
+    let path_of = |groups: &[(String, String)], ctrl: &str| {
+        groups.iter().find(|(c, _)| c.split(',').any(|x| x == ctrl)).map(|(_, p)| p.clone())
+    };
+    let (first, r) = cgroups_of_a_sleeping_run(&mut env, &dir);
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    let (second, _) = cgroups_of_a_sleeping_run(&mut env, &dir);
+    let sandbox::cgroup::Layout::V1(h) = sandbox::cgroup::layout() else {
+        // One group for every controller, new for each run.
+        let (a, b) = (path_of(&first, ""), path_of(&second, ""));
+        assert!(a.is_some() && a != b, "{first:?} {second:?}");
+        return;
+    };
+    // v1: the memory group is each run's own, the pids group the environment's, kept.
+    assert_ne!(path_of(&first, "memory"), path_of(&second, "memory"));
+    let kept = path_of(&first, "pids").unwrap();
+    assert_eq!(path_of(&second, "pids").as_deref(), Some(kept.as_str()));
+    // Something left in the kept group (here a host process put there): the next run gets
+    // new groups, and the planted process is neither killed nor counted.
+    // (Run groups are made right under the runner's own.)
+    let kept_dir = h.pids.join(std::path::Path::new(&kept).file_name().unwrap());
+    let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::write(kept_dir.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    let (third, r) = cgroups_of_a_sleeping_run(&mut env, &dir);
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert!(r.cpu_time_us < 500_000, "{r:?}");
+    assert_ne!(path_of(&third, "pids").as_deref(), Some(kept.as_str()), "{third:?}");
+    assert_eq!(sleeper.try_wait().unwrap(), None, "the planted process lives on");
+    // The planted process back out, and the group it held away.
+    let _ = std::fs::write(h.pids.join("cgroup.procs"), sleeper.id().to_string());
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    let _ = std::fs::remove_dir(&kept_dir);
+}
