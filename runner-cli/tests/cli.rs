@@ -467,7 +467,9 @@ fn cleanup_removes_the_shared_network_namespace_only_when_asked_and_the_next_run
     let out = run(&["cleanup", "--shared-network"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed the shared network namespace"));
-    let (b, shared_again) = net_of();
-    assert!(shared_again && b != a, "{a} {b}");
+    // (Whether the new namespace has a new number says nothing: a freed namespace's number
+    // comes back.)
+    let (_, shared_again) = net_of();
+    assert!(shared_again);
     assert!(mounted());
 }
