@@ -283,6 +283,8 @@ struct ProgramError {
     index: u32,
     errno: i32,
     listener: c_int,
+    /// CLOCK_MONOTONIC ns right before the program's execve (0 if the clock failed).
+    t_exec: i64,
 }
 
 fn errno() -> i32 {
@@ -602,7 +604,7 @@ unsafe fn launch(plan: &ChildPlan, cg_fds: &[c_int]) -> Option<c_int> {
     // CLONE_VM|CLONE_VFORK: no copy of the address space (the runner's may be large) and we
     // sleep until the program has exec'd or failed. CLONE_FILES: the seccomp listener the
     // program creates lands in our fd table too, so we can hand it to the parent.
-    let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1 };
+    let mut perr = ProgramError { stage: 0, index: 0, errno: 0, listener: -1, t_exec: 0 };
     let arg = ProgramArg { plan, cg_fds, err: &mut perr };
     let stack_top = (plan.stack as usize + plan.stack_size) & !15;
     // SAFETY: the child runs `program_main` on the plan's own stack (allocated by the parent,
@@ -616,7 +618,13 @@ unsafe fn launch(plan: &ChildPlan, cg_fds: &[c_int]) -> Option<c_int> {
             &arg as *const ProgramArg as *mut c_void,
         )
     };
-    let t0 = now_ns();
+    // The program's start is its execve, timed by the child right before it: the time we
+    // wake up after the vfork is later by however long the scheduler let the program run
+    // first (on a busy CPU, sometimes all of a short program's run).
+    // SAFETY: a read of a plain integer of `perr`, a live local the child wrote before its
+    // execve (volatile: through another stack, while we were suspended).
+    let t_exec = unsafe { std::ptr::read_volatile(&perr.t_exec) };
+    let t0 = if t_exec > 0 { t_exec } else { now_ns() };
     let close_streams = |listener: c_int| {
         // We keep no stream of the program open: its output pipes must see EOF when it dies.
         for fd in [0, 1, 2, FD_STDIN, FD_STDOUT, FD_STDERR, listener] {
@@ -643,7 +651,9 @@ unsafe fn launch(plan: &ChildPlan, cg_fds: &[c_int]) -> Option<c_int> {
             libc::waitpid(pid, &mut status, libc::__WALL);
             send(&Msg { kind: MSG_ERROR, stage, index, errno: e, v: [0; 5] }, -1);
         }
-        close_streams(-1);
+        // A listener made before a failed execve is in our fd table too (CLONE_FILES).
+        // SAFETY: as above.
+        close_streams(unsafe { std::ptr::read_volatile(&perr.listener) });
         return None;
     }
     // SAFETY: as above.
@@ -851,6 +861,7 @@ fn holder_run(plan: &ChildPlan, sfd: c_int) {
     let order = unsafe { &*(plan.order_area as *const ChildPlan) };
     if order.role != Role::Warm {
         close_all(&high[3..got]);
+        close_all(&[FD_STDIN, FD_STDOUT, FD_STDERR]);
         return run_error(Stage::Renumber, 3, libc::EBADMSG);
     }
     let before = children_cpu_us();
@@ -1577,6 +1588,10 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
                 std::ptr::write_volatile(&mut (*arg.err).listener, r as c_int);
             }
         }
+        // The program's wall time starts here (see `launch`). On the usual clock sources
+        // (TSC, kvm-clock) the vDSO's clock makes no syscall, so the filter just installed
+        // does not see it; a failing clock gives 0, and the parent's own time is used.
+        std::ptr::write_volatile(&mut (*arg.err).t_exec, now_ns());
         let mut last = libc::ENOENT;
         for path in plan.exec_paths {
             libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
@@ -1629,21 +1644,30 @@ unsafe fn apply_landlock(ll: &landlock::Plan, rules: &[LandlockRule]) -> Result<
         if ruleset < 0 {
             return Err((0, errno()));
         }
+        // Every path closes the ruleset: a warm run's pre-exec child shares its fd table
+        // with the holder (CLONE_FILES), which must not collect a failed start's fds.
+        let failed = |index: u32| {
+            let e = errno();
+            libc::close(ruleset);
+            Err((index, e))
+        };
         for (i, rule) in rules.iter().enumerate() {
             let fd = libc::open(rule.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
             if fd < 0 {
-                return Err((i as u32 + 1, errno()));
+                return failed(i as u32 + 1);
             }
             let attr = landlock::PathBeneathAttr { allowed_access: rule.access, parent_fd: fd };
             let r =
                 libc::syscall(libc::SYS_landlock_add_rule, ruleset, landlock::LANDLOCK_RULE_PATH_BENEATH, &attr, 0u32);
+            let e = errno();
             libc::close(fd);
             if r < 0 {
-                return Err((i as u32 + 1, errno()));
+                libc::close(ruleset);
+                return Err((i as u32 + 1, e));
             }
         }
         if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) < 0 {
-            return Err((rules.len() as u32 + 1, errno()));
+            return failed(rules.len() as u32 + 1);
         }
         libc::close(ruleset);
         Ok(())

@@ -9,10 +9,11 @@
 //!
 //! Safe means: the runner is root (the namespace is owned by the host's user namespace, in
 //! which no run has any capability, so none can bring the loopback up, add an interface or
-//! change a sysctl), and Landlock is at ABI 6 or later, so that every run's program is in a
-//! Landlock domain of its own that denies TCP bind and connect and scopes abstract unix
-//! sockets to the run: concurrent runs cannot reach each other through the namespace they
-//! share. What they do share, and the README says so: UDP port numbers (a port bound by
+//! change a sysctl); the run is under the built-in seccomp policy, which lets a program make
+//! only unix and IP sockets (see `may_share`); and Landlock is at ABI 6 or later, so that
+//! every run's program is in a Landlock domain of its own that denies TCP bind and connect
+//! and scopes abstract unix sockets to the run: concurrent runs cannot reach each other
+//! through the namespace they share. What they do share, and the README says so: UDP port numbers (a port bound by
 //! one run is busy for another running at the same moment; no datagram can travel, the
 //! loopback being down), the socket tables under /proc/net and the namespace's counters.
 //! A run that must not share even that sets `RunConfig::own_network`.
@@ -21,7 +22,7 @@
 //! our own user namespace, holding no interface but a loopback that is down. Anything else
 //! there and runs make their own, with a warning. `runner cleanup` removes it.
 
-use crate::config::RunConfig;
+use crate::config::{RunConfig, SeccompChoice};
 use crate::{landlock, state, sys};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -38,10 +39,18 @@ fn path() -> Result<PathBuf, String> {
     state::dir().map(|d| d.join("net")).map_err(|e| e.to_string())
 }
 
+/// Whether `cfg` allows its run to share: not asked for its own, and under the built-in
+/// seccomp policy, which lets a program make only unix and IP sockets. Another policy may
+/// allow netlink (NETLINK_USERSOCK lets one unprivileged socket send to another by port
+/// id), TIPC or other families through which runs sharing a namespace could talk.
+pub(crate) fn may_share(cfg: &RunConfig) -> bool {
+    !cfg.own_network && matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default")
+}
+
 /// The shared namespace a run of `cfg` joins, or `None` when it makes its own (see the
 /// module docs for when).
 pub(crate) fn for_run(cfg: &RunConfig, root_mode: bool) -> Option<&'static OwnedFd> {
-    if cfg.own_network || !root_mode || landlock::abi_version() < 6 {
+    if !may_share(cfg) || !root_mode || landlock::abi_version() < 6 {
         return None;
     }
     shared()

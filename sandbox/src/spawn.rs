@@ -371,7 +371,7 @@ pub(crate) fn run_in(
     // Every namespace new, but the network namespace where the run joins the shared one
     // (see `netns`).
     let (pid, pidfd) = match shared_net {
-        Some(net) => in_namespace(net, libc::CLONE_NEWNET, || {
+        Some(net) => in_network_namespace(net, || {
             clone_child(&plan, (NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
         })?,
         None => clone_child(&plan, NEW_NAMESPACES | libc::CLONE_PIDFD)?,
@@ -432,6 +432,9 @@ pub(crate) struct HolderLink<'a> {
     /// Its socket: the run's fds go out on it, the run's messages come back on it.
     pub replies: &'a OwnedFd,
     pub area: &'a mut OrderArea,
+    /// Set once the holder's last word for the run came (MSG_ERROR for a failed start,
+    /// MSG_EXITED), or the holder died: it then waits for orders again, or is gone.
+    pub settled: &'a mut bool,
 }
 
 /// Runs the prepared program in a warm environment: the order goes into the area the
@@ -448,6 +451,9 @@ pub(crate) fn run_warm(
     start: i64,
     holder: HolderLink,
 ) -> Result<Ending, String> {
+    // Nothing reaches the holder before the fds go out: an error until then leaves it as it
+    // was; from then on, until its last word for the run, it is in doubt.
+    *holder.settled = true;
     let parts = ProgramParts::new(prepared, compiled);
     holder.area.write(&parts.plan(child::Role::Warm, prepared))?;
     // The run's fds, opened here as root on the host: its streams, its cgroup files (the
@@ -460,6 +466,7 @@ pub(crate) fn run_warm(
     fds.extend(cg_files.iter().map(|f| f.as_raw_fd()));
     fds.extend(usage.iter().map(|f| f.as_raw_fd()));
     let head = [cg_files.len() as u8, usage.is_some() as u8];
+    *holder.settled = false;
     if sys::send_with_fds(holder.replies.as_raw_fd(), &head, &fds) != head.len() as isize {
         return Err(format!("sending the run's fds to the holder: {}", sys::errno_name_last()));
     }
@@ -468,6 +475,7 @@ pub(crate) fn run_warm(
     sys::write_byte(holder.orders, child::HOLDER_RUN).map_err(|e| format!("ordering the run: {e}"))?;
     let (msg, listener) = recv_setup(holder.replies, holder.pidfd, start + SETUP_TIMEOUT_NS)?;
     if msg.kind == child::MSG_ERROR {
+        *holder.settled = true;
         return Err(describe_failure(&msg, prepared));
     }
     if msg.kind != child::MSG_STARTED {
@@ -486,6 +494,8 @@ pub(crate) fn run_warm(
         t0,
         holder: Some(holder.orders.as_raw_fd()),
     })?;
+    // The watch ends on MSG_EXITED or the holder's death.
+    *holder.settled = true;
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
 }
 
@@ -530,26 +540,20 @@ pub(crate) fn clone_child(plan: &ChildPlan, flags: c_int) -> Result<(i32, OwnedF
     Ok((pid as i32, unsafe { OwnedFd::from_raw_fd(pidfd) }))
 }
 
-/// Runs `f` (a clone) with this thread in the namespace `ns` of type `nstype` (CLONE_NEWPID:
-/// the pid namespace this thread's children go into; CLONE_NEWNET: the network namespace
-/// they start in), then puts this thread's own back. Only the calling thread is affected
-/// (these are per thread), and only for the clone.
-pub(crate) fn in_namespace<T>(
-    ns: &impl AsRawFd,
-    nstype: c_int,
-    f: impl FnOnce() -> Result<T, String>,
-) -> Result<T, String> {
-    static PID: OnceLock<Option<OwnedFd>> = OnceLock::new();
-    static NET: OnceLock<Option<OwnedFd>> = OnceLock::new();
-    let (cell, file, name) = match nstype {
-        libc::CLONE_NEWPID => (&PID, "/proc/self/ns/pid", "pid"),
-        libc::CLONE_NEWNET => (&NET, "/proc/self/ns/net", "network"),
-        _ => return Err(format!("in_namespace: namespace type {nstype:#x}")),
-    };
-    let ours = cell
-        .get_or_init(|| std::fs::File::open(file).ok().map(OwnedFd::from))
+/// Runs `f` (a clone) with this thread in the network namespace `ns` (the one its children
+/// start in), then puts this thread's own back.
+/// Only the calling thread is affected (namespaces are per thread), and only for the clone.
+pub(crate) fn in_network_namespace<T>(ns: &impl AsRawFd, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let nstype = libc::CLONE_NEWNET;
+    // This process's own network namespace, to come back to: read from the calling
+    // thread, which is in it here (every thread of ours is, outside these windows; a
+    // thread inside one never comes back to this line before it has left it).
+    static OURS: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    let ours = OURS
+        .get_or_init(|| std::fs::File::open("/proc/thread-self/ns/net").ok().map(OwnedFd::from))
         .as_ref()
-        .ok_or_else(|| format!("cannot open {file}"))?;
+        .ok_or("cannot open /proc/thread-self/ns/net")?;
+    let name = "network";
     // Every signal blocked for the whole window: a handler of the embedder's that forked
     // (or opened a socket) here would put a host process into the environment (or a host
     // socket into the shared network namespace).

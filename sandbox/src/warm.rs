@@ -91,6 +91,10 @@ struct Holder {
     shared_net: bool,
     /// A reset was ordered and not yet answered.
     resetting: bool,
+    /// A run ended on our side without the holder's last word for it (its MSG_EXITED, or
+    /// MSG_ERROR for a start that failed): the holder may still be in that run, or hold its
+    /// fds; it is never used again.
+    in_doubt: bool,
     /// The box's tmpfs copy, which the holder's namespace has mounted.
     _lent: Option<Lent>,
     /// Where each run's order is written for the holder (see `order`).
@@ -121,7 +125,9 @@ fn environment_part_but_box(cfg: &RunConfig) -> impl PartialEq + std::fmt::Debug
         cfg.limits.disk_files,
         &cfg.cgroup_parent,
         (cfg.host_id, cfg.host_id_count),
-        cfg.own_network,
+        // Whether the holder may be in the shared network namespace: every run in it must
+        // agree (a run under another seccomp policy may not share it).
+        crate::netns::may_share(cfg),
     )
 }
 
@@ -227,19 +233,45 @@ impl Environment {
     pub fn run(&mut self, cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Error> {
         let start = sys::now_ns();
         let keep = std::mem::take(&mut self.keep_next);
+        // The policy first: one that leaves the keyrings open is refused for what it is,
+        // whatever else differs (it also decides the network namespace part below).
+        refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
         if environment_part(cfg) != environment_part(&self.base) {
             return Err(Error::config(format!(
-                "this run's environment (root filesystem, box, binds, sizes, cgroup parent, host ids) is not \
-                 the environment's: {:?} against {:?}",
+                "this run's environment (root filesystem, box, binds, sizes, cgroup parent, host ids, whether it \
+                 may share the network namespace) is not the environment's: {:?} against {:?}",
                 environment_part(cfg),
                 environment_part(&self.base)
             )));
         }
         validate::check(cfg)?;
-        // Everything of the run that needs no holder first, while the last run's reset may
-        // still be going on. The last run's processes are all reaped already (the holder
-        // reports a run's end only then), so the kept cgroups can be proven as new now; any
-        // that cannot are replaced.
+        // The last run's reset was ordered as soon as its processes were gone and ran
+        // alongside whatever happened since; its answer is taken first, before anything of
+        // this run is made. A holder that died (killed, or its thread gone), whose reset
+        // failed, or that a run left in doubt is replaced (dropping it waits until it and
+        // everything in its namespace are gone).
+        if let Some(h) = &mut self.holder {
+            if let Err(e) = h.finish_reset() {
+                tracing::warn!("warm environment reset failed ({e}); it is made anew");
+                self.holder = None;
+            }
+        }
+        if self.holder.is_none() {
+            if self.box_changed {
+                // The box the environment was made with is not the box the runs expect (a
+                // compile's output is missing): a setup error, never a verdict on a box
+                // without it.
+                return Ok(Report::setup_error(
+                    "the warm environment was lost after a run that kept its box writes, and with it what that \
+                     run wrote; load the box again (Environment::load_box) or run cold"
+                        .into(),
+                ));
+            }
+            self.holder = Some(Holder::make(&self.base)?);
+            self.made += 1;
+        }
+        // No process of an earlier run is left now, so the kept cgroups can be proven as
+        // new; any that cannot are replaced.
         self.kept = match self.kept.take().map(|k| k.reset().map(|()| k)) {
             Some(Ok(k)) => Some(k),
             Some(Err(e)) => {
@@ -258,31 +290,6 @@ impl Environment {
             Ok(prep) => prep,
             Err(report) => return Ok(*report),
         };
-        // The last run's reset was ordered as soon as its processes were gone and ran
-        // alongside whatever happened since; its answer is taken here, before anything of
-        // this run enters the environment. A holder that died (killed, or its thread gone)
-        // or whose reset failed is replaced.
-        if let Some(h) = &mut self.holder {
-            if let Err(e) = h.finish_reset() {
-                tracing::warn!("warm environment reset failed ({e}); it is made anew");
-                self.holder = None;
-            }
-        }
-        if self.holder.is_none() {
-            if self.box_changed {
-                // The box the environment was made with is not the box the runs expect (a
-                // compile's output is missing): a setup error, never a verdict on a box
-                // without it.
-                drop(prep);
-                return Ok(Report::setup_error(
-                    "the warm environment was lost after a run that kept its box writes, and with it what that \
-                     run wrote; load the box again (Environment::load_box) or run cold"
-                        .into(),
-                ));
-            }
-            self.holder = Some(Holder::make(&self.base)?);
-            self.made += 1;
-        }
         // Taken out for the run: if anything below panics, the holder is dropped (killed)
         // on the way out instead of being reused unreset.
         let mut holder = self.holder.take().expect("made above");
@@ -300,7 +307,7 @@ impl Environment {
         // The reset was ordered as soon as the run's processes were gone (or is now, if the
         // run did not get that far), and is answered at the next run (or never, if the
         // environment is dropped first: that kills it all).
-        if !died && holder.order_reset().is_ok() {
+        if !died && !holder.in_doubt && holder.order_reset().is_ok() {
             self.holder = Some(holder);
         } else {
             drop(holder);
@@ -400,13 +407,16 @@ impl Prep {
         start: i64,
         keep: bool,
     ) -> Result<Report, Error> {
+        let mut settled = false;
         let link = spawn::HolderLink {
             pidfd: &holder.pidfd,
             orders: &holder.orders,
             replies: &holder.replies,
             area: &mut holder.area,
+            settled: &mut settled,
         };
         let result = spawn::run_warm(cfg, &self.prepared, &self.compiled, self.streams, &self.cg, cancel, start, link);
+        holder.in_doubt = !settled;
         // Every process of the run is dead. What it wrote to the box is the overlay's upper
         // layer, or for a keeping run the kept box: opened now, inside the holder's root
         // with openat2 (RESOLVE_IN_ROOT and no symlink, so nothing the program left there
@@ -555,7 +565,7 @@ impl Holder {
         // (see `netns`), else its own.
         let shared_net = crate::netns::for_run(cfg, true);
         let (pid, pidfd) = match shared_net {
-            Some(net) => spawn::in_namespace(net, libc::CLONE_NEWNET, || {
+            Some(net) => spawn::in_network_namespace(net, || {
                 spawn::clone_child(&plan, (spawn::NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
             }),
             None => spawn::clone_child(&plan, spawn::NEW_NAMESPACES | libc::CLONE_PIDFD),
@@ -572,6 +582,7 @@ impl Holder {
             host_id: lease.id,
             shared_net: shared_net.is_some(),
             resetting: false,
+            in_doubt: false,
             _lent: Some(lent),
             area,
             _lease: lease,

@@ -93,6 +93,10 @@ fn runs_join_one_empty_network_namespace_where_safe_unless_asked_for_their_own()
     let ((a, ra), (b, _), (own, rown)) = (ns(false), ns(false), ns(true));
     assert!(a.starts_with("net:[") && a != host && own != host, "{a} {own} {host}");
     assert!(rown.enforced["network"].contains("of its own"), "{:?}", rown.enforced);
+    // Under another seccomp policy (which might allow netlink or TIPC sockets between
+    // runs), never the shared one.
+    let r = Command::new("/bin/true").seccomp("none").run().unwrap();
+    assert!(r.enforced["network"].contains("of its own"), "{:?}", r.enforced);
     if shares_network(&ra) {
         assert_eq!(a, b, "both runs joined the shared namespace");
         // (The shared namespace lives on, so its number cannot have been reused.)

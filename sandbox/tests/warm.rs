@@ -216,6 +216,25 @@ fn a_warm_program_has_no_capability_and_the_holder_no_bounding_set() {
 }
 
 #[test]
+fn failed_starts_leave_the_holder_no_fd() {
+    let mut bed = Bed::new();
+    let fds = |env: &Environment| std::fs::read_dir(format!("/proc/{}/fd", env.holder_pid().unwrap())).unwrap().count();
+    assert_eq!(out(&bed.sh("true")), "");
+    let before = fds(&bed.env);
+    // Programs that fail at execve, after the Landlock ruleset and the seccomp listener
+    // were made: a missing one, a file that is not executable.
+    for _ in 0..10 {
+        let r = bed.run(&mut Command::new("/no/such/program"));
+        assert_eq!(r.status, Status::SetupError, "{r:?}");
+        let r = bed.run(&mut Command::new("/etc/passwd"));
+        assert_eq!(r.status, Status::SetupError, "{r:?}");
+    }
+    assert_eq!(out(&bed.sh("true")), "");
+    assert_eq!(fds(&bed.env), before, "the holder's fds before and after 20 failed starts");
+    assert_eq!(bed.env.generation(), 1, "and it is still the same holder");
+}
+
+#[test]
 fn a_policy_that_leaves_the_keyrings_open_is_refused_warm() {
     let mut bed = Bed::new();
     let mut c = sh(&bed.dir, "true");

@@ -323,9 +323,9 @@ impl Drop for Group {
 pub struct Kept {
     cpuacct: PathBuf,
     pids: PathBuf,
-    /// Opened once: cpuacct.usage (read-write), cpuacct.usage_user, cpuacct.usage_sys,
-    /// pids.current, and both groups' `tasks`.
-    files: [fs::File; 6],
+    /// Opened once: cpuacct.usage (read-write, to zero it; and read-only, for the runs),
+    /// cpuacct.usage_user, cpuacct.usage_sys, pids.current, and both groups' `tasks`.
+    files: [fs::File; 7],
 }
 
 impl Kept {
@@ -347,6 +347,7 @@ impl Kept {
         let files = (|| {
             Ok::<_, io::Error>([
                 open(cpuacct.join("cpuacct.usage"), true)?,
+                open(cpuacct.join("cpuacct.usage"), false)?,
                 open(cpuacct.join("cpuacct.usage_user"), false)?,
                 open(cpuacct.join("cpuacct.usage_sys"), false)?,
                 open(pids.join("pids.current"), false)?,
@@ -364,11 +365,11 @@ impl Kept {
         }
     }
 
-    /// Copies of its files for a run's `Group`: cpuacct.usage, usage_user, usage_sys, and
+    /// Copies of its files for a run's `Group`: cpuacct.usage (read-only), usage_user, usage_sys, and
     /// the two `tasks`.
     fn dup_files(&self) -> io::Result<[fs::File; 5]> {
         let f = &self.files;
-        Ok([f[0].try_clone()?, f[1].try_clone()?, f[2].try_clone()?, f[4].try_clone()?, f[5].try_clone()?])
+        Ok([f[1].try_clone()?, f[2].try_clone()?, f[3].try_clone()?, f[5].try_clone()?, f[6].try_clone()?])
     }
 
     /// Before a run: zeroes the CPU counters, then proves the groups as new: no task in
@@ -378,13 +379,13 @@ impl Kept {
         use std::os::unix::fs::FileExt;
         self.files[0].write_at(b"0", 0).map_err(|e| io::Error::new(e.kind(), format!("zeroing cpuacct.usage: {e}")))?;
         let names = ["cpuacct.usage", "cpuacct.usage_user", "cpuacct.usage_sys", "pids.current"];
-        for (f, name) in self.files[..4].iter().zip(names) {
+        for (f, name) in self.files[1..5].iter().zip(names) {
             let v = parse_u64(&pread_text(f, name)?, name)?;
             if v != 0 {
                 return Err(io::Error::other(format!("{name} is {v} after a reset")));
             }
         }
-        for f in &self.files[4..] {
+        for f in &self.files[5..] {
             if !pread_text(f, "tasks")?.trim().is_empty() {
                 return Err(io::Error::other("a kept group still holds tasks"));
             }
