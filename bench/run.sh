@@ -17,13 +17,31 @@ printf '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n' > "$work/
 gcc -O2 -o "$work/hello" "$work/hello.c"
 chmod 755 "$work" "$work/hello"
 
+# isolate and nsjail join the /bin/true sitting where they are installed and work here
+# (not required; each is tried once first). isolate without its cgroups (--cg needs its
+# own cgroup setup), nsjail with its default namespaces and the host's root read-only.
+peers=()
+ISOLATE_BOX=97
+if command -v isolate >/dev/null && isolate --box-id=$ISOLATE_BOX --init >/dev/null 2>&1; then
+  trap 'isolate --box-id=$ISOLATE_BOX --cleanup >/dev/null 2>&1; rm -rf "$work"' EXIT
+  if isolate --box-id=$ISOLATE_BOX --run -- /bin/true >/dev/null 2>&1; then
+    peers+=(-n isolate "isolate --box-id=$ISOLATE_BOX --run -- /bin/true")
+  fi
+fi
+if command -v nsjail >/dev/null && nsjail --really_quiet -Mo --chroot / -- /bin/true >/dev/null 2>&1; then
+  peers+=(-n nsjail "nsjail --really_quiet -Mo --chroot / -- /bin/true")
+fi
+
 BWRAP="bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev --tmpfs /tmp"
 for prog in /bin/true hello; do
   if [ "$prog" = hello ]; then bare="$work/hello"; inside="/box/hello"; bw_bind="--ro-bind $work /box"; dir="--dir $work";
   else bare=/bin/true; inside=/bin/true; bw_bind=""; dir=""; fi
   extra=()
+  if [ "$prog" = /bin/true ] && [ ${#peers[@]} -gt 0 ]; then
+    extra+=("${peers[@]}")
+  fi
   if [ -n "${BASELINE:-}" ]; then
-    extra=(-n baseline "$BASELINE run $dir --time 1 --mem 64M --pids 16 --stdout /dev/null -- $inside")
+    extra+=(-n baseline "$BASELINE run $dir --time 1 --mem 64M --pids 16 --stdout /dev/null -- $inside")
   fi
   hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$work/$(basename $prog).json" \
     -n bare "$bare" \
@@ -34,7 +52,7 @@ import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 bare = res["bare"]["median"]
 print(f"{sys.argv[2]}:")
-for name in ("bare", "runner", "bwrap", "baseline"):
+for name in ("bare", "runner", "bwrap", "isolate", "nsjail", "baseline"):
     if name not in res:
         continue
     m = res[name]["median"]
