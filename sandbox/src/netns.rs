@@ -57,13 +57,15 @@ pub(crate) fn for_run(cfg: &RunConfig, root_mode: bool) -> Option<&'static Owned
 }
 
 /// What the report says of a run's network namespace.
-pub(crate) fn describe(shared: bool) -> String {
-    if shared {
-        "an empty network namespace shared with other runs (a loopback that is down, nothing else; \
-         Landlock denies TCP and scopes abstract unix sockets to the run)"
-            .into()
-    } else {
-        "a network namespace of its own (a loopback that is down, nothing else)".into()
+pub(crate) fn describe(shared: bool, warm: bool) -> String {
+    match (shared, warm) {
+        (true, _) => "an empty network namespace shared with other runs (a loopback that is down, nothing \
+                      else; Landlock denies TCP and scopes abstract unix sockets to the run)"
+            .into(),
+        (false, false) => "a network namespace of its own (a loopback that is down, nothing else)".into(),
+        (false, true) => "the warm environment's own network namespace, kept from run to run (a loopback that \
+                          is down, nothing else)"
+            .into(),
     }
 }
 

@@ -194,7 +194,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     if root_mode {
         report.enforced.insert("host_id".into(), format!("{host_id} (this run's own unprivileged host uid/gid)"));
     }
-    report.enforced.insert("network".into(), netns::describe(shared_net.is_some()));
+    report.enforced.insert("network".into(), netns::describe(shared_net.is_some(), false));
     Ok(report)
 }
 
@@ -368,14 +368,7 @@ pub(crate) fn run_in(
         ..parts.plan(child::Role::Cold, prepared)
     };
 
-    // Every namespace new, but the network namespace where the run joins the shared one
-    // (see `netns`).
-    let (pid, pidfd) = match shared_net {
-        Some(net) => in_network_namespace(net, || {
-            clone_child(&plan, (NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
-        })?,
-        None => clone_child(&plan, NEW_NAMESPACES | libc::CLONE_PIDFD)?,
-    };
+    let (pid, pidfd) = clone_in_new_namespaces(&plan, shared_net)?;
     // The child's copies are its own now; ours would keep pipes open.
     drop(from_parent_r);
     drop(to_parent_child);
@@ -460,12 +453,13 @@ pub(crate) fn run_warm(
     // program moves itself in) and its CPU usage file (read by the holder at the reap).
     let cg_files: Vec<OwnedFd> =
         cg.entry_files().map_err(|e| format!("cgroup: {e}"))?.into_iter().map(OwnedFd::from).collect();
-    let usage = Some(OwnedFd::from(cg.usage_file().map_err(|e| format!("cgroup: {e}"))?));
+    let usage = OwnedFd::from(cg.usage_file().map_err(|e| format!("cgroup: {e}"))?);
     let child_streams = streams.child.take().ok_or("the streams were already handed out")?;
     let mut fds: Vec<c_int> = child_streams.iter().map(|f| f.as_raw_fd()).collect();
     fds.extend(cg_files.iter().map(|f| f.as_raw_fd()));
-    fds.extend(usage.iter().map(|f| f.as_raw_fd()));
-    let head = [cg_files.len() as u8, usage.is_some() as u8];
+    fds.push(usage.as_raw_fd());
+    // How many cgroup files, and that a usage file follows.
+    let head = [cg_files.len() as u8, 1];
     *holder.settled = false;
     if sys::send_with_fds(holder.replies.as_raw_fd(), &head, &fds) != head.len() as isize {
         return Err(format!("sending the run's fds to the holder: {}", sys::errno_name_last()));
@@ -507,6 +501,20 @@ pub(crate) const NEW_NAMESPACES: c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUTS;
 
+/// Clones a cold init or a holder (`clone_child`) into new namespaces: every one new, but
+/// the network namespace where `shared_net` (see `netns`) is given, which it joins.
+pub(crate) fn clone_in_new_namespaces(
+    plan: &ChildPlan,
+    shared_net: Option<&OwnedFd>,
+) -> Result<(i32, OwnedFd), String> {
+    match shared_net {
+        Some(net) => {
+            in_network_namespace(net, || clone_child(plan, (NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD))
+        }
+        None => clone_child(plan, NEW_NAMESPACES | libc::CLONE_PIDFD),
+    }
+}
+
 /// Clones the child that runs `child::init_main(plan)`; returns its pid and pidfd.
 pub(crate) fn clone_child(plan: &ChildPlan, flags: c_int) -> Result<(i32, OwnedFd), String> {
     let mut pidfd: c_int = -1;
@@ -543,8 +551,7 @@ pub(crate) fn clone_child(plan: &ChildPlan, flags: c_int) -> Result<(i32, OwnedF
 /// Runs `f` (a clone) with this thread in the network namespace `ns` (the one its children
 /// start in), then puts this thread's own back.
 /// Only the calling thread is affected (namespaces are per thread), and only for the clone.
-pub(crate) fn in_network_namespace<T>(ns: &impl AsRawFd, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    let nstype = libc::CLONE_NEWNET;
+fn in_network_namespace<T>(ns: &impl AsRawFd, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     // This process's own network namespace, to come back to: read from the calling
     // thread, which is in it here (every thread of ours is, outside these windows; a
     // thread inside one never comes back to this line before it has left it).
@@ -553,7 +560,6 @@ pub(crate) fn in_network_namespace<T>(ns: &impl AsRawFd, f: impl FnOnce() -> Res
         .get_or_init(|| std::fs::File::open("/proc/thread-self/ns/net").ok().map(OwnedFd::from))
         .as_ref()
         .ok_or("cannot open /proc/thread-self/ns/net")?;
-    let name = "network";
     // Every signal blocked for the whole window: a handler of the embedder's that forked
     // (or opened a socket) here would put a host process into the environment (or a host
     // socket into the shared network namespace).
@@ -561,16 +567,16 @@ pub(crate) fn in_network_namespace<T>(ns: &impl AsRawFd, f: impl FnOnce() -> Res
     let mut old = nix::sys::signal::SigSet::empty();
     let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old));
     // SAFETY: setns takes two fds and a flag.
-    let out = if unsafe { libc::setns(ns.as_raw_fd(), nstype) } < 0 {
-        Err(format!("setns(the {name} namespace to join) => {}", sys::errno_name_last()))
+    let out = if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        Err(format!("setns(the shared network namespace) => {}", sys::errno_name_last()))
     } else {
         let out = f();
         // SAFETY: as above. Back to our own (always allowed: it is this process's). If that
         // failed, later clones of this thread would land in the other namespace: that must
         // never happen, so the process ends here (abort, not a panic that a caller could
         // catch and carry on from).
-        if unsafe { libc::setns(ours.as_raw_fd(), nstype) } < 0 {
-            eprintln!("sandbox: cannot restore this thread's {name} namespace: {}", sys::errno_name_last());
+        if unsafe { libc::setns(ours.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+            eprintln!("sandbox: cannot restore this thread's network namespace: {}", sys::errno_name_last());
             std::process::abort();
         }
         out

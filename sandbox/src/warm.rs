@@ -234,8 +234,10 @@ impl Environment {
         let start = sys::now_ns();
         let keep = std::mem::take(&mut self.keep_next);
         // The policy first: one that leaves the keyrings open is refused for what it is,
-        // whatever else differs (it also decides the network namespace part below).
-        refuse_open_keyrings(spawn::load_policy(cfg)?.0.as_ref())?;
+        // whatever else differs (it also decides the network namespace part below). Loaded
+        // once here for the whole run.
+        let policy = spawn::load_policy(cfg)?;
+        refuse_open_keyrings(policy.0.as_ref())?;
         if environment_part(cfg) != environment_part(&self.base) {
             return Err(Error::config(format!(
                 "this run's environment (root filesystem, box, binds, sizes, cgroup parent, host ids, whether it \
@@ -286,7 +288,7 @@ impl Environment {
                 None
             });
         }
-        let prep = match Prep::new(cfg, self.kept.as_ref())? {
+        let prep = match Prep::new(cfg, policy, self.kept.as_ref())? {
             Ok(prep) => prep,
             Err(report) => return Ok(*report),
         };
@@ -366,9 +368,13 @@ struct Prep {
 
 impl Prep {
     /// Err(report): a setup error before anything ran.
-    fn new(cfg: &RunConfig, kept: Option<&cgroup::Kept>) -> Result<Result<Prep, Box<Report>>, Error> {
-        let (policy, compiled) = spawn::load_policy(cfg)?;
-        refuse_open_keyrings(policy.as_ref())?;
+    /// `policy` is the run's, loaded and checked (`refuse_open_keyrings`) by the caller.
+    fn new(
+        cfg: &RunConfig,
+        policy: (Option<crate::seccomp::Policy>, Vec<crate::seccomp::CompiledFilter>),
+        kept: Option<&cgroup::Kept>,
+    ) -> Result<Result<Prep, Box<Report>>, Error> {
+        let (policy, compiled) = policy;
         let (layout, _) = layout_of(cfg);
         let stdin_file = validate::open_stdin(cfg)?;
         // The per-run part of the plan (argv, environment, rlimits, landlock); the mount
@@ -422,7 +428,7 @@ impl Prep {
         // with openat2 (RESOLVE_IN_ROOT and no symlink, so nothing the program left there
         // can lead this root-owned walk anywhere else), and read from this fd after the
         // holder has unmounted it. With that, the holder's reset is ordered at once, to run
-        // beside the rest of this run's work and the next run's preparation.
+        // beside the rest of this run's work and the caller's own until the next run.
         let written = if keep { c".box-base" } else { c".box-upper/u" };
         let upper = std::fs::File::open(format!("/proc/{}/root", holder.pid)).and_then(|root| {
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
@@ -452,7 +458,7 @@ impl Prep {
         report
             .enforced
             .insert("host_id".into(), format!("{} (this environment's own unprivileged host uid/gid)", holder.host_id));
-        report.enforced.insert("network".into(), crate::netns::describe(holder.shared_net));
+        report.enforced.insert("network".into(), crate::netns::describe(holder.shared_net, true));
         Ok(report)
     }
 }
@@ -564,13 +570,7 @@ impl Holder {
         // The environment's network namespace: the shared empty one where runs may join it
         // (see `netns`), else its own.
         let shared_net = crate::netns::for_run(cfg, true);
-        let (pid, pidfd) = match shared_net {
-            Some(net) => spawn::in_network_namespace(net, || {
-                spawn::clone_child(&plan, (spawn::NEW_NAMESPACES & !libc::CLONE_NEWNET) | libc::CLONE_PIDFD)
-            }),
-            None => spawn::clone_child(&plan, spawn::NEW_NAMESPACES | libc::CLONE_PIDFD),
-        }
-        .map_err(Error::Config)?;
+        let (pid, pidfd) = spawn::clone_in_new_namespaces(&plan, shared_net).map_err(Error::Config)?;
         drop(orders_r);
         drop(replies_child);
         drop(null);

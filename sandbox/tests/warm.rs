@@ -450,7 +450,7 @@ fn a_run_never_shares_a_cgroup_that_is_not_as_new() {
     let kept = path_of(&first, "pids").unwrap();
     assert_eq!(path_of(&second, "pids").as_deref(), Some(kept.as_str()));
     // Something left in the kept group (here a host process put there): the next run gets
-    // new groups, and the planted process is neither killed nor counted.
+    // new groups, and the planted process is left alone.
     // (Run groups are made right under the runner's own.)
     let kept_dir = h.pids.join(std::path::Path::new(&kept).file_name().unwrap());
     let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();

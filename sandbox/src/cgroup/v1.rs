@@ -79,10 +79,9 @@ pub struct Group {
     cpuacct: PathBuf,
     pids: PathBuf,
     removed: bool,
-    /// The cpuacct and pids groups are a warm environment's, kept for its next run: then
+    /// When the cpuacct and pids groups are a warm environment's, kept for its next run:
     /// its files there, from the `Kept`'s own (dup'd: no open per run): cpuacct.usage,
     /// cpuacct.usage_user, cpuacct.usage_sys, and the two groups' `tasks`.
-    kept: bool,
     kept_files: Option<[fs::File; 5]>,
     /// The files `stats` reads, opened at its first call and read again with pread: an
     /// open of a cgroup file costs more than reading it, and a run reads them up to twice.
@@ -134,7 +133,6 @@ impl Group {
             cpuacct: h.cpuacct.join(name),
             pids: h.pids.join(name),
             removed: true,
-            kept: false,
             kept_files: None,
             stat_files: std::cell::OnceCell::new(),
         };
@@ -152,7 +150,6 @@ impl Group {
             cpuacct: kept.cpuacct.clone(),
             pids: kept.pids.clone(),
             removed: true,
-            kept: true,
             kept_files: Some(kept.dup_files()?),
             stat_files: std::cell::OnceCell::new(),
         };
@@ -161,12 +158,20 @@ impl Group {
     }
 
     /// Makes the groups this run owns and writes the limits.
+    /// The groups this run made and removes: all three, or the memory group alone when the
+    /// other two are a warm environment's.
+    fn owned_dirs(&self) -> Vec<&PathBuf> {
+        match self.kept_files {
+            Some(_) => vec![&self.memory],
+            None => vec![&self.memory, &self.cpuacct, &self.pids],
+        }
+    }
+
     fn make(&mut self, h: &Hierarchies, limits: CgroupLimits) -> io::Result<()> {
         let g = self;
         let mut made: Vec<&Path> = Vec::new();
-        let owned: Vec<&PathBuf> = if g.kept { vec![&g.memory] } else { vec![&g.memory, &g.cpuacct, &g.pids] };
         let result = (|| {
-            for dir in owned {
+            for dir in g.owned_dirs() {
                 fs::create_dir(dir).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))?;
                 made.push(dir);
             }
@@ -291,9 +296,7 @@ impl Group {
     pub fn destroy(&mut self) -> io::Result<()> {
         self.stat_files.take();
         let mut first_err = None;
-        let owned: Vec<&PathBuf> =
-            if self.kept { vec![&self.memory] } else { vec![&self.memory, &self.cpuacct, &self.pids] };
-        for dir in owned {
+        for dir in self.owned_dirs() {
             if let Err(e) = remove_dir(dir) {
                 first_err.get_or_insert(e);
             }
