@@ -1,5 +1,7 @@
 # Targets for building, testing and measuring the sandbox. `make help` lists them.
 CARGO ?= cargo
+# Where cargo puts what it builds (the target is named in .cargo/config.toml).
+OUT = target/x86_64-unknown-linux-gnu
 
 .PHONY: help deps build release test test-cgroup2 test-cgroup1 lint fmt bench load doctor languages rootfs clean
 
@@ -21,7 +23,7 @@ deps: ## Install what the tests need from Debian's packages (needs root; CI runs
 build: ## Build everything (debug)
 	$(CARGO) build --workspace
 
-release: ## Build the runner binary optimized: target/release/runner
+release: ## Build the runner binary optimized (static): target/x86_64-unknown-linux-gnu/release/runner
 	$(CARGO) build --release -p runner-cli
 
 test: deps languages ## Run every test (after installing what they need), then the sandbox's cases again warm; needs root, as in CI
@@ -49,23 +51,23 @@ load: ## judge-server under 64 concurrent clients (wrk; DURATION=60 seconds per 
 	./bench/load.sh
 
 doctor: release ## What this host supports and what a run here enforces
-	./target/release/runner doctor
+	./$(OUT)/release/runner doctor
 
 languages: ## Install the shipped languages' toolchains from Debian's packages (needs root)
 	$(CARGO) build -q -p runner-cli
-	@pkgs="$$(./target/debug/runner languages --packages)"; \
+	@pkgs="$$(./$(OUT)/debug/runner languages --packages)"; \
 	if [ -n "$$pkgs" ]; then \
 	  echo "installing: $$pkgs"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs; \
 	else echo "every shipped language's toolchain is installed"; fi
-	./target/debug/runner languages
+	./$(OUT)/debug/runner languages
 
 ROOTFS ?= python3
 rootfs: ## Build the root filesystem image ROOTFS (default python3) with mmdebstrap
 	$(CARGO) build -q -p runner-cli
 	command -v mmdebstrap >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap)
-	./target/debug/runner rootfs build $(ROOTFS)
-	./target/debug/runner rootfs list
+	./$(OUT)/debug/runner rootfs build $(ROOTFS)
+	./$(OUT)/debug/runner rootfs list
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)"; exit 1; }
 cargo build --release -q -p runner-cli
-RUNNER=$PWD/target/release/runner
+RUNNER=$PWD/target/x86_64-unknown-linux-gnu/release/runner
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/t100" "$work/t1"

@@ -18,7 +18,7 @@ cargo build --release -q -p judge-server
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))
-./target/release/judge-server --listen "127.0.0.1:$port" --db "$work/judge.db" --max-queue 100000 --workers "${WORKERS:-$(nproc)}" > "$work/out" 2>/dev/null &
+./target/x86_64-unknown-linux-gnu/release/judge-server --listen "127.0.0.1:$port" --db "$work/judge.db" --max-queue 100000 --workers "${WORKERS:-$(nproc)}" > "$work/out" 2>/dev/null &
 server=$!
 sleep 1
 cores=$(nproc)

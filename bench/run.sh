@@ -10,7 +10,7 @@ RUNS=${RUNS:-300}
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)"; exit 1; }
 command -v bwrap >/dev/null || { echo "bench: needs bwrap (apt-get install bubblewrap)"; exit 1; }
 cargo build --release -q -p runner-cli
-RUNNER=$PWD/target/release/runner
+RUNNER=$PWD/target/x86_64-unknown-linux-gnu/release/runner
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n' > "$work/hello.c"
@@ -67,7 +67,7 @@ done
 # /bin/true timed in one process, interleaved: a bare fork+exec, a cold sandbox run (the
 # library's Command::run) and a run in one warm environment reset between runs.
 cargo build --release -q --example warm_loop -p sandbox
-./target/release/examples/warm_loop "$RUNS" /bin/true | python3 -c '
+./target/x86_64-unknown-linux-gnu/release/examples/warm_loop "$RUNS" /bin/true | python3 -c '
 import sys
 rows = {l.split()[0]: (float(l.split()[1]), float(l.split()[2])) for l in sys.stdin}
 bare = rows["bare"][0]

@@ -87,7 +87,6 @@ pub(crate) struct Msg {
 
 /// Bytes from the parent to init.
 pub(crate) const GO_MAPS_WRITTEN: u8 = b'm';
-pub(crate) const GO_START: u8 = b's';
 /// To a warm environment's holder: kill every process of the namespace now (a run's limit
 /// was hit), no answer.
 pub(crate) const HOLDER_KILL: u8 = b'K';
@@ -241,10 +240,11 @@ pub(crate) struct ChildPlan<'a> {
     /// Host paths of bind sources, opened O_PATH by init in this order; they land on the fds
     /// right after the fixed ones, which the mount steps name as /proc/self/fd/N.
     pub bind_sources: &'a [&'a CStr],
-    /// cgroup v1 `tasks` files of the run's groups. When given, init moves itself into the
-    /// groups (writing "0" there moves only the calling thread, which the kernel does
-    /// without the global threadgroup lock whose RCU grace period makes a move of another
-    /// process cost ~15 ms here). When empty, the parent moves init.
+    /// The run's cgroup entry files: v1 `tasks` of each group, v2 `cgroup.procs`. Init opens
+    /// them (as the runner's host uid, before its id change) and the program's pre-exec
+    /// child moves itself in by writing "0": on v1 that moves only the calling thread, which
+    /// the kernel does without the global threadgroup lock whose RCU grace period makes a
+    /// move of another process cost ~15 ms here. Empty: no cgroup.
     pub self_attach: &'a [&'a CStr],
     /// The run cgroup's CPU usage file (v1 cpuacct.usage, ns; v2 cpu.stat, usage_usec), read
     /// by init right when the program is reaped, before its own exit adds to it.
@@ -373,9 +373,14 @@ pub(crate) unsafe fn init_main(plan: &ChildPlan) -> ! {
     if plan.role == Role::Holder {
         holder_loop(plan)
     }
-    enter_cgroup(plan, &cg_fds);
-    // SAFETY: we are the child, in the run's cgroup, with the plan's program data.
-    let pid = unsafe { start_program(plan) };
+    // Init itself stays out of the run's cgroups: the program's pre-exec child moves itself
+    // in (see `program_main`), so none of init's work is charged to the run, and the groups
+    // are empty (removable) as soon as init has reaped the run, before init's own exit
+    // (which tears down the namespaces) is over.
+    let cg_fds = &cg_fds[..plan.self_attach.len().min(cg_fds.len())];
+    // SAFETY: we are the child, with the plan's program data.
+    let pid = unsafe { start_program(plan, cg_fds) };
+    close_all(cg_fds);
     reap_and_report(pid, usage_fd)
 }
 
@@ -555,28 +560,14 @@ unsafe fn build_root(plan: &ChildPlan) {
     check(unsafe { libc::chdir(plan.workdir.as_ptr()) }, Stage::Chdir, 2);
 }
 
-/// Moves into the run's cgroup (or has the parent move us), then into a cgroup namespace
-/// rooted there.
-fn enter_cgroup(plan: &ChildPlan, cg_fds: &[c_int; 4]) {
-    // Setup is done: now into the run's cgroup, so none of the setup above is charged to
-    // the program. Either we move ourselves, or the parent moves us and says go.
-    if plan.self_attach.is_empty() {
-        send(&Msg { kind: MSG_SETUP_DONE, ..Default::default() }, -1);
-        wait_parent(GO_START);
-    } else {
-        for (i, fd) in cg_fds.iter().enumerate().take(plan.self_attach.len()) {
-            // SAFETY: write reads one byte of a literal; close takes an integer.
-            if unsafe { libc::write(*fd, b"0".as_ptr() as *const c_void, 1) } != 1 {
-                fail(Stage::Cgroup, i as u32, errno());
-            }
-            // SAFETY: as above.
+/// Closes fds of ours (negative entries are skipped).
+fn close_all(fds: &[c_int]) {
+    for fd in fds {
+        if *fd >= 0 {
+            // SAFETY: close takes an integer; the caller owns the fds.
             unsafe { libc::close(*fd) };
         }
     }
-
-    // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
-    // SAFETY: unshare takes an integer.
-    check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) }, Stage::UnshareCgroup, 0);
 }
 
 /// Starts the program (its pre-exec steps in `program_main`), reports MSG_STARTED with its
@@ -585,9 +576,9 @@ fn enter_cgroup(plan: &ChildPlan, cg_fds: &[c_int; 4]) {
 ///
 /// # Safety
 /// Only in the child, with `plan.stack` unused by anything else.
-unsafe fn start_program(plan: &ChildPlan) -> c_int {
+unsafe fn start_program(plan: &ChildPlan, cg_fds: &[c_int]) -> c_int {
     // SAFETY: as this function's own contract.
-    match unsafe { launch(plan, &[]) } {
+    match unsafe { launch(plan, cg_fds) } {
         Some(pid) => pid,
         // SAFETY: _exit ends the process without running any teardown.
         None => unsafe { libc::_exit(126) },
@@ -595,7 +586,7 @@ unsafe fn start_program(plan: &ChildPlan) -> c_int {
 }
 
 /// Starts the program as `start_program` does, the pre-exec child first moving itself into
-/// the cgroups behind `cg_fds` (a warm run's). On failure: reports MSG_ERROR, reaps the
+/// the cgroups behind `cg_fds` (writable `tasks` or `cgroup.procs`). On failure: reports MSG_ERROR, reaps the
 /// failed child, closes the streams, and returns None.
 ///
 /// # Safety
@@ -820,14 +811,6 @@ fn holder_run(plan: &ChildPlan, sfd: c_int) {
         Err(e) => return run_error(Stage::Renumber, 0, e),
     };
     let (n_cg, has_usage) = (data[0] as usize, data[1] == 1);
-    let close_all = |fds: &[c_int]| {
-        for fd in fds {
-            if *fd >= 0 {
-                // SAFETY: close takes an integer; the fds are ours.
-                unsafe { libc::close(*fd) };
-            }
-        }
-    };
     if plan.order_area.is_null() || n != 2 || n_cg > 3 || got != 3 + n_cg + has_usage as usize {
         close_all(&fds[..got]);
         return run_error(Stage::Renumber, 1, libc::EBADMSG);
@@ -1515,17 +1498,20 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
             if libc::unshare(libc::CLONE_NEWIPC) < 0 {
                 return fail(Stage::UnshareIpc, 0, errno());
             }
-            // Into the run's cgroups: writing "0" moves only this task (see
-            // ChildPlan::self_attach); from here on everything is counted to the run.
-            for (i, fd) in arg.cg_fds.iter().enumerate() {
-                if libc::write(*fd, b"0".as_ptr() as *const c_void, 1) != 1 {
-                    return fail(Stage::Cgroup, i as u32, errno());
-                }
+        }
+        // Into the run's cgroups: writing "0" moves only this task, or on v2 this thread
+        // group, which is this task alone (see ChildPlan::self_attach); init or the holder
+        // stays out. From here on everything is counted to the run.
+        for (i, fd) in arg.cg_fds.iter().enumerate() {
+            if libc::write(*fd, b"0".as_ptr() as *const c_void, 1) != 1 {
+                return fail(Stage::Cgroup, i as u32, errno());
             }
-            // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
-            if libc::unshare(libc::CLONE_NEWCGROUP) < 0 {
-                return fail(Stage::UnshareCgroup, 0, errno());
-            }
+        }
+        // A cgroup namespace rooted at the run's cgroup: /proc/self/cgroup shows "/".
+        if libc::unshare(libc::CLONE_NEWCGROUP) < 0 {
+            return fail(Stage::UnshareCgroup, 0, errno());
+        }
+        if plan.role == Role::Warm {
             // The holder's own directory may be a /box since mounted over (a reset, a new
             // box): the program starts in the one there is now.
             if libc::chdir(plan.workdir.as_ptr()) < 0 {

@@ -32,6 +32,7 @@ mod netns;
 mod order;
 mod plan;
 mod proctree;
+mod reaper;
 mod report;
 mod rootfs;
 mod scratch;

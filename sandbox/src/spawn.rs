@@ -97,7 +97,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     let start = sys::now_ns();
     let root_mode = nix::unistd::geteuid().is_root();
     validate::check(cfg)?;
-    let (policy, compiled) = load_policy(cfg)?;
+    let (filtered, compiled) = run_filters(cfg)?;
     let layout_owned;
     let layout: &Layout = match &cfg.cgroup_parent {
         Some(p) => {
@@ -140,7 +140,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         layout,
         CgroupLimits {
             memory_bytes: Some(cfg.limits.effective_memory_bytes()),
-            pids: Some(cfg.limits.effective_pids() + 1),
+            pids: Some(cfg.limits.effective_pids()),
         },
     ) {
         Ok(cg) => cg,
@@ -190,7 +190,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         Some(Err(e)) => return Ok(Report::setup_error(format!("reading the run's cgroup: {e}"))),
         None => None,
     };
-    let mut report = measure::report(cfg, layout, &ending, stats, peak_source, policy.is_some());
+    let mut report = measure::report(cfg, layout, &ending, stats, peak_source, filtered);
     if root_mode {
         report.enforced.insert("host_id".into(), format!("{host_id} (this run's own unprivileged host uid/gid)"));
     }
@@ -198,18 +198,33 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
     Ok(report)
 }
 
-/// The run's seccomp policy and its compiled programs (compiled once per process).
+/// The run's seccomp policy and its compiled programs (the built-in policy's were compiled
+/// with the library).
 pub(crate) fn load_policy(cfg: &RunConfig) -> Result<(Option<Policy>, Vec<seccomp::CompiledFilter>), Error> {
     let policy = match &cfg.seccomp {
         SeccompChoice::Named(name) => Policy::load(name).map_err(Error::Config)?,
         SeccompChoice::Inline(p) => Some(p.clone()),
     };
-    let is_default = matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default");
     let compiled = match &policy {
-        Some(p) => p.compile_cached(is_default).map_err(Error::Config)?,
+        Some(_) if is_builtin(cfg) => seccomp::default_filters(),
+        Some(p) => p.compile().map_err(Error::Config)?,
         None => Vec::new(),
     };
     Ok((policy, compiled))
+}
+
+/// A cold run's filters and whether there are any: the built-in policy's program as built
+/// with the library, without reading its text (a cold run needs no more of it).
+fn run_filters(cfg: &RunConfig) -> Result<(bool, Vec<seccomp::CompiledFilter>), Error> {
+    if is_builtin(cfg) {
+        return Ok((true, seccomp::default_filters()));
+    }
+    let (policy, compiled) = load_policy(cfg)?;
+    Ok((policy.is_some(), compiled))
+}
+
+fn is_builtin(cfg: &RunConfig) -> bool {
+    matches!(&cfg.seccomp, SeccompChoice::Named(n) if n == "default")
 }
 
 /// What a run's cgroup held, read before the cgroup is removed.
@@ -374,22 +389,13 @@ pub(crate) fn run_in(
     drop(to_parent_child);
     drop(child_streams);
 
-    let mut guard = InitGuard { pidfd: &pidfd, reaped: false };
+    let guard = InitGuard { pidfd: Some(pidfd) };
+    let pidfd = guard.pidfd();
     let describe = |m: &Msg| describe_failure(m, prepared);
 
     write_id_maps(pid, host_id, root_mode)?;
     sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
     let deadline = start + SETUP_TIMEOUT_NS;
-    if self_attach.is_empty() {
-        let (msg, _) = recv_setup(&to_parent, &pidfd, deadline)?;
-        if msg.kind == child::MSG_ERROR {
-            return Err(describe(&msg));
-        }
-        if let Some(cg) = cg {
-            cg.attach(pid).map_err(|e| format!("cgroup: {e}"))?;
-        }
-        sys::write_byte(&from_parent_w, child::GO_START).map_err(|e| format!("signalling init: {e}"))?;
-    }
     let (msg, listener) = recv_setup(&to_parent, &pidfd, deadline)?;
     if msg.kind == child::MSG_ERROR {
         return Err(describe(&msg));
@@ -413,7 +419,7 @@ pub(crate) fn run_in(
         t0,
         holder: None,
     })?;
-    guard.reap();
+    guard.release();
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
 }
 
@@ -591,23 +597,32 @@ pub(crate) fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
 
 /// Kills and reaps init if the run is abandoned half-way (error or panic), so that no
 /// process outlives `run`.
-struct InitGuard<'a> {
-    pidfd: &'a OwnedFd,
-    reaped: bool,
+struct InitGuard {
+    pidfd: Option<OwnedFd>,
 }
 
-impl InitGuard<'_> {
-    fn reap(&mut self) {
-        sys::pidfd_kill(self.pidfd);
-        sys::pidfd_wait(self.pidfd);
-        self.reaped = true;
+impl InitGuard {
+    fn pidfd(&self) -> &OwnedFd {
+        self.pidfd.as_ref().expect("init's pidfd is held until the guard is released")
+    }
+
+    /// The run is over: init has reaped every process of it (or is dead). Its exit may still
+    /// be tearing down its namespaces (the mount namespace's teardown waits for an RCU grace
+    /// period), which nothing of the run's result depends on: it is reaped without waiting
+    /// for that here.
+    fn release(mut self) {
+        if let Some(pidfd) = self.pidfd.take() {
+            sys::pidfd_kill(&pidfd);
+            crate::reaper::reap(pidfd);
+        }
     }
 }
 
-impl Drop for InitGuard<'_> {
+impl Drop for InitGuard {
     fn drop(&mut self) {
-        if !self.reaped {
-            self.reap();
+        if let Some(pidfd) = self.pidfd.take() {
+            sys::pidfd_kill(&pidfd);
+            sys::pidfd_wait(&pidfd);
         }
     }
 }

@@ -51,7 +51,8 @@ pub(crate) struct Watch<'a> {
     pub holder: Option<std::os::fd::RawFd>,
 }
 
-/// Watches the run until init (and so every process of it) is gone.
+/// Watches the run until every process of it is gone: init's last message (it has reaped
+/// them all) or init's death.
 pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
     let Watch { cfg, sock, pidfd, cg, cpu, listener, cancel, mut streams, t0, holder } = w;
     let wall_us = cfg.limits.effective_wall_us();
@@ -93,7 +94,10 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         sys::poll(&mut pfds, -1);
         if pfds[0].revents != 0 {
             while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
-                if on_message(&m, cg, &mut ending, holder.is_some()) && holder.is_some() {
+                // Init's (or the holder's) last word comes once it has reaped every process
+                // of the run: the run is over then, and init's own exit (tearing down its
+                // namespaces, an RCU grace period among it) is not waited for here.
+                if on_message(&m, cg, &mut ending, holder.is_some()) {
                     init_dead = true;
                 }
             }
@@ -145,8 +149,8 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
             stop(pidfd, holder, cg, &cpu, &mut ending, Kill::Output);
         }
     }
-    // Messages sent just before init died (a warm run's end is its last message).
-    if holder.is_none() {
+    // Messages sent just before init died, if its death came first in the poll.
+    if holder.is_none() && ending.exit.is_none() {
         while let Some((m, _)) = sys::recv_msg_nonblocking(sock) {
             on_message(&m, None, &mut ending, false);
         }

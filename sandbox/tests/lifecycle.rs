@@ -56,7 +56,7 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
         let r = run(c.box_dir(dir.path()));
         assert_eq!(r.status, want, "{r:?}");
     }
-    assert_eq!(Leftovers::count(), before, "after runs ending in every status");
+    assert_eq!(Leftovers::settled(&before), before, "after runs ending in every status");
 
     // 8 threads × 50 runs at once, each checking its own output.
     let threads: Vec<_> = (0..8)
@@ -74,7 +74,10 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
     for t in threads {
         t.join().expect("a concurrent run failed");
     }
-    assert_eq!(Leftovers::count(), before, "after 400 concurrent runs");
+    // Each run removed its cgroups before it returned (only its init's exit may still be
+    // under way: see `Leftovers::settled`).
+    assert_eq!(run_cgroups(), before.cgroups, "cgroups right after 400 concurrent runs");
+    assert_eq!(Leftovers::settled(&before), before, "after 400 concurrent runs");
 
     // Cancelled from another thread mid-run: ends at once, and still leaves nothing.
     let cancel = Arc::new(Cancel::new().unwrap());
@@ -89,7 +92,7 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
     assert_eq!(r.status, Status::Cancelled, "{r:?}");
     assert!(r.message.as_deref().unwrap_or("").contains("cancelled"), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(Leftovers::count(), before, "after a cancelled run");
+    assert_eq!(Leftovers::settled(&before), before, "after a cancelled run");
 
     // A warm environment: once it is dropped, none of its runs' cgroups, no process and no
     // mount is left.
@@ -103,5 +106,5 @@ fn runs_leave_nothing_behind_run_concurrently_and_can_be_cancelled() {
     let r = c_probe(&["exit", "3"]).run_in(&mut env).unwrap();
     assert_eq!(r.status, Status::NonzeroExit, "{r:?}");
     drop(env);
-    assert_eq!(Leftovers::count(), before, "after a warm environment was dropped");
+    assert_eq!(Leftovers::settled(&before), before, "after a warm environment was dropped");
 }

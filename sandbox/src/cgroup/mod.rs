@@ -241,14 +241,6 @@ impl RunCgroup {
         }
     }
 
-    /// Moves a process (by host pid) into the group.
-    pub fn attach(&self, pid: i32) -> io::Result<()> {
-        match self {
-            RunCgroup::V1(g) => g.attach(pid),
-            RunCgroup::V2(g) => g.attach(pid),
-        }
-    }
-
     /// The file holding the group's CPU usage (v1 `cpuacct.usage` in ns, v2 `cpu.stat` with
     /// `usage_usec`), for init to read at the program's end.
     pub fn cpu_usage_file(&self) -> Option<std::ffi::CString> {
@@ -260,11 +252,15 @@ impl RunCgroup {
         std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
     }
 
-    /// Files init writes "0" to, to move itself in (v1); empty when the parent attaches it.
+    /// Files a cold run's program writes "0" to, to move itself in before its execve (v1
+    /// `tasks` of each group, v2 `cgroup.procs`; see `ChildPlan::self_attach`).
     pub fn self_attach_files(&self) -> Vec<std::ffi::CString> {
+        use std::os::unix::ffi::OsStrExt;
         match self {
             RunCgroup::V1(g) => g.tasks_files(),
-            RunCgroup::V2(_) => Vec::new(),
+            RunCgroup::V2(g) => {
+                std::ffi::CString::new(g.dir().join("cgroup.procs").as_os_str().as_bytes()).into_iter().collect()
+            }
         }
     }
 

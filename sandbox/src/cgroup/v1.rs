@@ -200,14 +200,6 @@ impl Group {
         Ok(())
     }
 
-    pub fn attach(&self, pid: i32) -> io::Result<()> {
-        let pid = pid.to_string();
-        for dir in [&self.memory, &self.cpuacct, &self.pids] {
-            write_file(&dir.join("cgroup.procs"), &pid)?;
-        }
-        Ok(())
-    }
-
     /// The files a warm run's program writes "0" to (memory, cpuacct and pids `tasks`),
     /// open for writing.
     pub fn entry_files(&self) -> io::Result<Vec<fs::File>> {

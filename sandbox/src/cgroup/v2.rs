@@ -141,10 +141,6 @@ impl Group {
         &self.dir
     }
 
-    pub fn attach(&self, pid: i32) -> io::Result<()> {
-        write_file(&self.dir.join("cgroup.procs"), &pid.to_string())
-    }
-
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
         let stat = read_file(&self.dir.join("cpu.stat"))?;
         keyed_value(&stat, "usage_usec")

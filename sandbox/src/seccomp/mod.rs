@@ -218,14 +218,17 @@ impl Policy {
         Ok(vec![CompiledFilter { program, notify: true }])
     }
 
-    /// The compiled program, from a per-process cache for the built-in policy.
-    pub(crate) fn compile_cached(&self, is_default: bool) -> Result<Vec<CompiledFilter>, String> {
-        static DEFAULT: std::sync::OnceLock<Result<Vec<CompiledFilter>, String>> = std::sync::OnceLock::new();
-        if is_default {
-            return DEFAULT.get_or_init(|| self.compile()).clone();
-        }
-        self.compile()
+}
+
+/// The built-in default policy's program, compiled when the library was built (by
+/// `build.rs`, with `Policy::compile`; the build script itself, which includes this module,
+/// has no such program yet and so no `built_filters`).
+#[cfg(built_filters)]
+pub(crate) fn default_filters() -> Vec<CompiledFilter> {
+    mod built {
+        include!(concat!(env!("OUT_DIR"), "/default_filters.rs"));
     }
+    built::DEFAULT_FILTERS.iter().map(|(notify, program)| CompiledFilter { program: program.to_vec(), notify: *notify }).collect()
 }
 
 const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
@@ -588,6 +591,16 @@ mod tests {
 
     fn default_filters() -> Vec<CompiledFilter> {
         Policy::load("default").unwrap().unwrap().compile().unwrap()
+    }
+
+    #[test]
+    fn the_program_built_with_the_library_is_the_one_compiled_from_the_policy_now() {
+        let words = |filters: Vec<CompiledFilter>| -> Vec<(bool, Vec<(u16, u8, u8, u32)>)> {
+            filters.into_iter().map(|f| (f.notify, f.program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect())).collect()
+        };
+        let built = words(super::default_filters());
+        assert!(built.iter().map(|(_, p)| p.len()).sum::<usize>() > 100, "the built program is too short to be the policy");
+        assert_eq!(built, words(default_filters()));
     }
 
     fn nr(name: &str) -> i32 {

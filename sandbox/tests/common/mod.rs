@@ -114,6 +114,21 @@ pub struct Leftovers {
 }
 
 impl Leftovers {
+    /// The count once it is back to `before`, or after 3 s. A run returns once every process
+    /// of it is gone and its cgroups are removed; the sandbox's own init may then still be
+    /// finishing its exit (tearing down its namespaces) for a moment, and is reaped by the
+    /// library's reaper thread without the run waiting for it.
+    pub fn settled(before: &Leftovers) -> Leftovers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            let now = Leftovers::count();
+            if now == *before || std::time::Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     pub fn count() -> Leftovers {
         Leftovers {
             processes_of_sandbox_id: processes_of(sandbox::DEFAULT_HOST_ID),
