@@ -39,6 +39,9 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and "test" in m["target"]["kind"]:
         print(m["executable"])' > "$work/tests.txt"
 [ -s "$work/tests.txt" ] || { echo "vm: no test binaries were built"; exit 2; }
+# The tests' CARGO_TARGET_TMPDIR: `tmp` beside the build profile's directory (the binaries
+# are in <target>/debug/deps), writable in the guest.
+target_tmp=$(cd "$(dirname "$(head -n 1 "$work/tests.txt")")/../.." && pwd)/tmp
 # VM_COMMAND replaces the test list with one shell command (for debugging in the guest).
 [ -n "${VM_COMMAND:-}" ] && printf '%s\n' "$VM_COMMAND" > "$work/tests.txt"
 
@@ -61,7 +64,6 @@ chmod 755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
 
 stage2=$PWD/tests/vm/guest-run.sh
-target_tmp=$PWD/target/tmp
 mkdir -p "$target_tmp"
 echo "vm: booting $kernel with cgroup $layout (TCG), tests: ${tests[*]}"
 set +e
