@@ -396,7 +396,7 @@ pub(crate) fn run_in(
     write_id_maps(pid, host_id, root_mode)?;
     sys::write_byte(&from_parent_w, child::GO_MAPS_WRITTEN).map_err(|e| format!("signalling init: {e}"))?;
     let deadline = start + SETUP_TIMEOUT_NS;
-    let (msg, listener) = recv_setup(&to_parent, &pidfd, deadline)?;
+    let (msg, listener) = recv_setup(&to_parent, pidfd, deadline)?;
     if msg.kind == child::MSG_ERROR {
         return Err(describe(&msg));
     }
@@ -407,18 +407,8 @@ pub(crate) fn run_in(
         Some(cg) => CpuSource::Cgroup(cg),
         None => CpuSource::Procfs(pid),
     };
-    let ending = supervise::watch(Watch {
-        cfg,
-        sock: &to_parent,
-        pidfd: &pidfd,
-        cg,
-        cpu,
-        listener,
-        cancel,
-        streams,
-        t0,
-        holder: None,
-    })?;
+    let ending =
+        supervise::watch(Watch { cfg, sock: &to_parent, pidfd, cg, cpu, listener, cancel, streams, t0, holder: None })?;
     guard.release();
     Ok(Ending { setup_ns: (t0 - start).max(0), ..ending })
 }

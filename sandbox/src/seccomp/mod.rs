@@ -217,7 +217,6 @@ impl Policy {
         let program = checked(asm.finish()?, SECCOMP_RET_USER_NOTIF)?;
         Ok(vec![CompiledFilter { program, notify: true }])
     }
-
 }
 
 /// The built-in default policy's program, compiled when the library was built (by
@@ -228,7 +227,10 @@ pub(crate) fn default_filters() -> Vec<CompiledFilter> {
     mod built {
         include!(concat!(env!("OUT_DIR"), "/default_filters.rs"));
     }
-    built::DEFAULT_FILTERS.iter().map(|(notify, program)| CompiledFilter { program: program.to_vec(), notify: *notify }).collect()
+    built::DEFAULT_FILTERS
+        .iter()
+        .map(|(notify, program)| CompiledFilter { program: program.to_vec(), notify: *notify })
+        .collect()
 }
 
 const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
@@ -595,11 +597,18 @@ mod tests {
 
     #[test]
     fn the_program_built_with_the_library_is_the_one_compiled_from_the_policy_now() {
-        let words = |filters: Vec<CompiledFilter>| -> Vec<(bool, Vec<(u16, u8, u8, u32)>)> {
-            filters.into_iter().map(|f| (f.notify, f.program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect())).collect()
+        type Words = Vec<(bool, Vec<(u16, u8, u8, u32)>)>;
+        let words = |filters: Vec<CompiledFilter>| -> Words {
+            filters
+                .into_iter()
+                .map(|f| (f.notify, f.program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()))
+                .collect()
         };
         let built = words(super::default_filters());
-        assert!(built.iter().map(|(_, p)| p.len()).sum::<usize>() > 100, "the built program is too short to be the policy");
+        assert!(
+            built.iter().map(|(_, p)| p.len()).sum::<usize>() > 100,
+            "the built program is too short to be the policy"
+        );
         assert_eq!(built, words(default_filters()));
     }
 
