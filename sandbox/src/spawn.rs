@@ -677,7 +677,15 @@ pub(crate) fn describe_failure(m: &Msg, prepared: &Prepared) -> String {
             "open({}, O_PATH)",
             prepared.bind_sources.get(m.index as usize).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
         ),
-        Some(Stage::Cgroup) => format!("moving into the run's cgroup (tasks file #{})", m.index),
+        Some(Stage::Cgroup) => {
+            let hint = if m.errno == libc::EACCES {
+                "; on cgroup v2 this needs Linux 5.16 or later (or the fix for CVE-2021-4197), which checks the \
+                 move against the credentials the file was opened with"
+            } else {
+                ""
+            };
+            format!("moving into the run's cgroup (entry file #{}: v1 tasks, v2 cgroup.procs{hint})", m.index)
+        }
         Some(Stage::Rlimit) => format!("setrlimit(#{})", m.index),
         Some(Stage::Seccomp) => format!("seccomp(SET_MODE_FILTER, filter #{})", m.index),
         Some(Stage::Landlock) => format!("landlock (step {})", m.index),
