@@ -114,7 +114,15 @@ pub struct Leftovers {
 }
 
 impl Leftovers {
-    /// The count once it is back to `before`, or after 3 s. A run returns once every process
+    /// Whether nothing is left beyond `before`: no more processes of the sandbox's id
+    /// (fewer is fine: leftovers of earlier test binaries may be reaped meanwhile), and the
+    /// same cgroups, root directories and mounts.
+    pub fn within(&self, before: &Leftovers) -> bool {
+        self.processes_of_sandbox_id <= before.processes_of_sandbox_id
+            && (self.cgroups, self.root_dirs, self.mounts) == (before.cgroups, before.root_dirs, before.mounts)
+    }
+
+    /// The count once it is `within(before)`, or after 3 s. A run returns once every process
     /// of it is gone and its cgroups are removed; the sandbox's own init may then still be
     /// finishing its exit (tearing down its namespaces) for a moment, and is reaped by the
     /// library's reaper thread without the run waiting for it.
@@ -122,10 +130,25 @@ impl Leftovers {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
         loop {
             let now = Leftovers::count();
-            if now == *before || std::time::Instant::now() > deadline {
+            if now.within(before) || std::time::Instant::now() > deadline {
                 return now;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// The count before a test's runs: once the sandbox's id has no process left, or after
+    /// 10 s. A `runner run` process exits without waiting for its init's last moments (as
+    /// bwrap does), leaving the zombie to the machine's pid 1, which may reap it only
+    /// seconds later (this VM's does).
+    pub fn before() -> Leftovers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = Leftovers::count();
+            if now.processes_of_sandbox_id == 0 || std::time::Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 
