@@ -2,7 +2,10 @@
 //! so two runs never share a host uid (one cannot signal, ptrace or write into the other
 //! even from outside their namespaces). An id is held by an exclusive flock on a lock file
 //! in the state directory; the kernel drops the lock when the holder dies, so a killed
-//! runner never leaves an id taken.
+//! runner never leaves an id taken. The lease ends with the run, once every process of the
+//! run is gone; the run's init may still be finishing its exit then (see `reaper`), past
+//! acting on anything: no signal, ptrace or file access of a next run's can reach it, nor
+//! can it do any.
 
 use crate::state;
 use crate::Error;
