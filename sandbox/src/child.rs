@@ -586,8 +586,8 @@ unsafe fn start_program(plan: &ChildPlan, cg_fds: &[c_int]) -> c_int {
 }
 
 /// Starts the program as `start_program` does, the pre-exec child first moving itself into
-/// the cgroups behind `cg_fds` (writable `tasks` or `cgroup.procs`). On failure: reports MSG_ERROR, reaps the
-/// failed child, closes the streams, and returns None.
+/// the cgroups behind `cg_fds` (writable `tasks` or `cgroup.procs`). On failure: reports
+/// MSG_ERROR, reaps the failed child, closes the streams, and returns None.
 ///
 /// # Safety
 /// Only in the child (init or holder), with `plan.stack` unused by anything else.
