@@ -65,11 +65,11 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
         cpu_timer.arm_in_us((limit / cpus).max(MIN_CPU_STEP_US)).map_err(|e| format!("timerfd: {e}"))?;
     }
     let mut ending = Ending { t0, ..Default::default() };
-    let mut init_dead = false;
+    let mut run_over = false;
     // The listener reports POLLHUP for good once no filtered process is left.
     let mut listener_live = listener.is_some();
 
-    while !init_dead {
+    while !run_over {
         let [out_fd, err_fd, in_fd] = streams.read_fds();
         // Slots: 0 sock, 1 pidfd, 2 wall, 3 cpu, 4 listener, 5 cancel, 6 stdout, 7 stderr,
         // 8 terminal in, 9 relay out.
@@ -98,12 +98,12 @@ pub(crate) fn watch(w: Watch) -> Result<Ending, String> {
                 // of the run: the run is over then, and init's own exit (tearing down its
                 // namespaces, an RCU grace period among it) is not waited for here.
                 if on_message(&m, cg, &mut ending, holder.is_some()) {
-                    init_dead = true;
+                    run_over = true;
                 }
             }
         }
         if pfds[1].revents != 0 {
-            init_dead = true;
+            run_over = true;
         }
         if pfds[2].revents != 0 {
             wall_timer.read();

@@ -252,16 +252,19 @@ impl RunCgroup {
         std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
     }
 
-    /// Files a cold run's program writes "0" to, to move itself in before its execve (v1
-    /// `tasks` of each group, v2 `cgroup.procs`; see `ChildPlan::self_attach`).
+    /// The files a run's program writes "0" to, to move itself in before its execve: v1
+    /// `tasks` of each group, v2 `cgroup.procs`.
+    fn entry_paths(&self) -> Vec<PathBuf> {
+        match self {
+            RunCgroup::V1(g) => g.tasks_paths().into(),
+            RunCgroup::V2(g) => vec![g.dir().join("cgroup.procs")],
+        }
+    }
+
+    /// `entry_paths` for a cold run's init to open (see `ChildPlan::self_attach`).
     pub fn self_attach_files(&self) -> Vec<std::ffi::CString> {
         use std::os::unix::ffi::OsStrExt;
-        match self {
-            RunCgroup::V1(g) => g.tasks_files(),
-            RunCgroup::V2(g) => {
-                std::ffi::CString::new(g.dir().join("cgroup.procs").as_os_str().as_bytes()).into_iter().collect()
-            }
-        }
+        self.entry_paths().iter().filter_map(|p| std::ffi::CString::new(p.as_os_str().as_bytes()).ok()).collect()
     }
 
     /// Files a warm run's program writes "0" to, to move itself in before its execve, open
@@ -273,14 +276,7 @@ impl RunCgroup {
     pub fn entry_files(&self) -> io::Result<Vec<fs::File>> {
         match self {
             RunCgroup::V1(g) => g.entry_files(),
-            RunCgroup::V2(g) => {
-                let p = g.dir().join("cgroup.procs");
-                let f = fs::OpenOptions::new()
-                    .write(true)
-                    .open(&p)
-                    .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", p.display())))?;
-                Ok(vec![f])
-            }
+            RunCgroup::V2(_) => self.entry_paths().iter().map(|p| open_for_entry(p)).collect(),
         }
     }
 
@@ -337,6 +333,14 @@ impl RunCgroup {
             RunCgroup::V2(_) => CgroupVersion::V2,
         }
     }
+}
+
+/// Opens a group's entry file (`tasks`, `cgroup.procs`) for writing, naming it in the error.
+pub(crate) fn open_for_entry(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", path.display())))
 }
 
 /// Writes a control file, naming it in the error.

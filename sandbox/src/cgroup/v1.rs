@@ -5,7 +5,9 @@
 //! `memory.max_usage_in_bytes`; OOM kills from `memory.oom_control`'s `oom_kill`. CPU from
 //! `cpuacct.usage` (nanoseconds, exact) and `cpuacct.usage_user`/`usage_sys`.
 
-use super::{keyed_value, mounts_of, read_file, read_u64, remove_dir, write_file, CgroupLimits, CgroupStats};
+use super::{
+    keyed_value, mounts_of, open_for_entry, read_file, read_u64, remove_dir, write_file, CgroupLimits, CgroupStats,
+};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -203,16 +205,10 @@ impl Group {
     /// The files a warm run's program writes "0" to (memory, cpuacct and pids `tasks`),
     /// open for writing.
     pub fn entry_files(&self) -> io::Result<Vec<fs::File>> {
-        let open = |dir: &Path| {
-            let p = dir.join("tasks");
-            fs::OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", p.display())))
-        };
+        let [memory, cpuacct, pids] = self.tasks_paths();
         match &self.kept_files {
-            Some([.., cpuacct, pids]) => Ok(vec![open(&self.memory)?, cpuacct.try_clone()?, pids.try_clone()?]),
-            None => [&self.memory, &self.cpuacct, &self.pids].into_iter().map(|d| open(d)).collect(),
+            Some([.., cpuacct, pids]) => Ok(vec![open_for_entry(&memory)?, cpuacct.try_clone()?, pids.try_clone()?]),
+            None => [memory, cpuacct, pids].iter().map(|p| open_for_entry(p)).collect(),
         }
     }
 
@@ -228,12 +224,9 @@ impl Group {
         &self.cpuacct
     }
 
-    pub fn tasks_files(&self) -> Vec<std::ffi::CString> {
-        use std::os::unix::ffi::OsStrExt;
-        [&self.memory, &self.cpuacct, &self.pids]
-            .iter()
-            .filter_map(|d| std::ffi::CString::new(d.join("tasks").as_os_str().as_bytes()).ok())
-            .collect()
+    /// The memory, cpuacct and pids groups' `tasks` files.
+    pub fn tasks_paths(&self) -> [PathBuf; 3] {
+        [&self.memory, &self.cpuacct, &self.pids].map(|d| d.join("tasks"))
     }
 
     pub fn cpu_usage_us(&self) -> io::Result<u64> {
