@@ -16,6 +16,13 @@ trap 'rm -rf "$work"' EXIT
 printf '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n' > "$work/hello.c"
 gcc -O2 -o "$work/hello" "$work/hello.c"
 chmod 755 "$work" "$work/hello"
+# The floor every process start pays here: an empty static glibc program against one with no
+# libc at all (its own _start, one exit syscall). The difference is glibc's start-up, which
+# the runner, bwrap and /bin/true each pay once; on a VM where CPUID traps it is most of it.
+printf 'int main(void){return 0;}\n' > "$work/empty.c"
+gcc -O2 -static -o "$work/static-glibc" "$work/empty.c"
+printf 'void _start(void){__asm__ volatile("mov $60, %%eax\\n xor %%edi, %%edi\\n syscall");}\n' > "$work/nolibc.c"
+gcc -O2 -static -nostdlib -o "$work/no-libc" "$work/nolibc.c"
 
 # isolate and nsjail join the /bin/true sitting where they are installed and work here
 # (not required; each is tried once first). isolate without its cgroups (--cg needs its
@@ -37,8 +44,9 @@ for prog in /bin/true hello; do
   if [ "$prog" = hello ]; then bare="$work/hello"; inside="/box/hello"; bw_bind="--ro-bind $work /box"; dir="--dir $work";
   else bare=/bin/true; inside=/bin/true; bw_bind=""; dir=""; fi
   extra=()
-  if [ "$prog" = /bin/true ] && [ ${#peers[@]} -gt 0 ]; then
-    extra+=("${peers[@]}")
+  if [ "$prog" = /bin/true ]; then
+    extra+=(-n no-libc "$work/no-libc" -n static-glibc "$work/static-glibc")
+    if [ ${#peers[@]} -gt 0 ]; then extra+=("${peers[@]}"); fi
   fi
   if [ -n "${BASELINE:-}" ]; then
     extra+=(-n baseline "$BASELINE run $dir --time 1 --mem 64M --pids 16 --stdout /dev/null -- $inside")
@@ -52,7 +60,7 @@ import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 bare = res["bare"]["median"]
 print(f"{sys.argv[2]}:")
-for name in ("bare", "runner", "bwrap", "isolate", "nsjail", "baseline"):
+for name in ("bare", "runner", "bwrap", "isolate", "nsjail", "baseline", "no-libc", "static-glibc"):
     if name not in res:
         continue
     m = res[name]["median"]
@@ -60,6 +68,9 @@ for name in ("bare", "runner", "bwrap", "isolate", "nsjail", "baseline"):
 print(f"  runner/bwrap {res['runner']['median']/res['bwrap']['median']:.2f}")
 if "baseline" in res:
     print(f"  runner/baseline {res['runner']['median']/res['baseline']['median']:.2f}")
+if "no-libc" in res:
+    start = res["static-glibc"]["median"] - res["no-libc"]["median"]
+    print(f"  glibc's start-up (static-glibc - no-libc): {start*1000:.2f} ms, paid once by the runner, bwrap and the program")
 PY
 done
 
