@@ -81,6 +81,14 @@ pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, bool), Error> {
     }
     // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // The configuration was checked by path; what was opened is checked again, by what the
+    // kernel says the fd is, so that a path changed in between (a parent swapped for a
+    // symlink) cannot lend a system directory.
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| Error::io(format!("where {} is", path.display()), e))?;
+    if let Some(why) = crate::validate::refusal(&real) {
+        return Err(Error::config(format!("{} ({}) {why}", path.display(), real.display())));
+    }
     let meta =
         File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?).metadata().map_err(|e| Error::io("fstat", e))?;
     // A sandbox cloned by another thread of this process shares our open files until its

@@ -705,8 +705,17 @@ fn not_found_hint(name: &str) -> String {
     }
     let dir = p.parent().map(|d| d.display().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| ".".into());
     let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    format!(
-        " ({name} exists on the host, but host files are not in the sandbox unless lent: \
-         --dir {dir} then run /box/{file}, or --bind {dir}:/prog then run /prog/{file})"
-    )
+    // A system directory is never lent as the box: then only the read-only bind is offered.
+    let lendable = Path::new(&dir).canonicalize().is_ok_and(|c| crate::validate::refusal(&c).is_none());
+    if lendable {
+        format!(
+            " ({name} exists on the host, but host files are not in the sandbox unless lent: \
+             --dir {dir} then run /box/{file}, or --bind {dir}:/prog then run /prog/{file})"
+        )
+    } else {
+        format!(
+            " ({name} exists on the host, but host files are not in the sandbox unless bound: \
+             --bind {dir}:/prog then run /prog/{file})"
+        )
+    }
 }

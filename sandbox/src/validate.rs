@@ -9,12 +9,38 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Host directories that are never lent read-write (as the box or an rw bind): the
-/// program could replace the host's own files there.
-const SYSTEM_DIRS: &[&str] = &[
-    "/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys",
-    "/run", "/var", "/root", "/home", "/opt", "/srv", "/tmp", "/var/tmp",
+/// Host trees no run may have lent read-write, neither the directory itself nor anything
+/// under it: the host's programs, libraries and configuration, boot files, kernel
+/// interfaces, runtime and system state, third-party software. What a program leaves there
+/// (never root-owned, never set-id, but possibly executable) the host could run or load as
+/// its own: a unit file, a program on PATH, a library, a cron table. Checked on canonical
+/// paths, so `/bin` is `/usr/bin` and refused with it.
+const SYSTEM_TREES: &[&str] = &[
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys", "/run",
+    "/var", "/opt", "/snap",
 ];
+
+/// The one place under a system tree where a run's directory may live (strictly below it).
+const LENDABLE_UNDER_SYSTEM: &str = "/var/tmp";
+
+/// Directories that are never lent themselves, though a directory of its own under them
+/// may be: the root, the shared temporary directories and where homes and mounts live.
+const SHARED_DIRS: &[&str] = &["/", "/tmp", "/var/tmp", "/home", "/root", "/srv", "/mnt", "/media"];
+
+/// Why the canonical path `p` may not be lent read-write, if it may not.
+pub(crate) fn refusal(p: &Path) -> Option<&'static str> {
+    let below_tmp = p.starts_with(LENDABLE_UNDER_SYSTEM) && p != Path::new(LENDABLE_UNDER_SYSTEM);
+    if SHARED_DIRS.iter().any(|s| p == Path::new(s)) {
+        Some("is a system directory shared by the host's users; lend a directory of its own")
+    } else if SYSTEM_TREES.iter().any(|t| p.starts_with(t)) && !below_tmp {
+        Some("is a system directory of the host or lies in one; lend a directory of its own")
+    } else if p.parent() == Some(Path::new("/home")) {
+        // The program could plant the user's shell start-up files (.bashrc, .profile).
+        Some("is a home directory; lend a directory of its own inside it")
+    } else {
+        None
+    }
+}
 
 /// The host paths a run lends read-write, canonical: the box first, then rw binds.
 pub(crate) fn lent_paths(cfg: &RunConfig) -> Result<Vec<PathBuf>, Error> {
@@ -64,11 +90,8 @@ pub(crate) fn check(cfg: &RunConfig) -> Result<(), Error> {
     let lent = lent_paths(cfg)?;
     for (i, p) in lent.iter().enumerate() {
         let what = if i == 0 && cfg.box_dir.is_some() { "box directory" } else { "rw bind source" };
-        if SYSTEM_DIRS.iter().any(|s| p == Path::new(s)) {
-            return Err(Error::config(format!(
-                "{what} {} is a system directory of the host; lend a directory of its own",
-                p.display()
-            )));
+        if let Some(why) = refusal(p) {
+            return Err(Error::config(format!("{what} {} {why}", p.display())));
         }
         for (j, q) in lent.iter().enumerate() {
             if i != j && p.starts_with(q) {
@@ -144,11 +167,33 @@ mod tests {
 
     #[test]
     fn system_directories_and_nested_lends_are_refused() {
-        for dir in ["/", "/etc", "/usr", "/home", "/var"] {
+        // The trees and everything under them, through symlinks too (/bin is /usr/bin here).
+        for dir in [
+            "/",
+            "/etc",
+            "/usr",
+            "/home",
+            "/var",
+            "/bin",
+            "/usr/bin",
+            "/etc/systemd",
+            "/var/lib",
+            "/run/sandbox",
+            "/tmp",
+            "/root",
+            "/proc/self",
+        ] {
+            if !Path::new(dir).is_dir() {
+                continue;
+            }
             let mut c = RunConfig::new("/bin/true");
             c.box_dir = Some(dir.into());
             let err = check(&c).unwrap_err().to_string();
             assert!(err.contains("system directory"), "{dir}: {err}");
+        }
+        assert!(refusal(Path::new("/home/alice")).unwrap().contains("home directory"));
+        for ok in ["/home/alice/work", "/root/work", "/tmp/box", "/var/tmp/box", "/srv/judge/box"] {
+            assert_eq!(refusal(Path::new(ok)), None, "{ok}");
         }
         let outer = tempfile::tempdir().unwrap();
         std::fs::create_dir(outer.path().join("inner")).unwrap();
