@@ -39,6 +39,8 @@ struct Item {
     name: CString,
     /// Owner of what the copy-back creates.
     owner: (u32, u32),
+    /// What copy-in lent: copy-back changes only these, and only where the program did.
+    lent: scratch::Manifest,
 }
 
 /// The run's scratch tmpfs and what is lent through it.
@@ -143,7 +145,14 @@ impl Lent {
             Some(dir) => {
                 let (host, _) = open_locked(dir)?;
                 let owner = owner_of(&host, cfg.host_id)?;
-                items.push(Item { host_path: dir.clone(), host, is_dir: true, name: box_name, owner });
+                items.push(Item {
+                    host_path: dir.clone(),
+                    host,
+                    is_dir: true,
+                    name: box_name,
+                    owner,
+                    lent: scratch::Manifest::default(),
+                });
             }
             None => make_dir(&scratch, &box_name, run_id)?,
         }
@@ -151,11 +160,18 @@ impl Lent {
             let (host, is_dir) = open_locked(&b.src)?;
             let owner = owner_of(&host, cfg.host_id)?;
             let name = CString::new(format!("bind{i}")).expect("no NUL in a number");
-            items.push(Item { host_path: b.src.clone(), host, is_dir, name, owner });
+            items.push(Item {
+                host_path: b.src.clone(),
+                host,
+                is_dir,
+                name,
+                owner,
+                lent: scratch::Manifest::default(),
+            });
         }
         let mut copied_bytes = 0;
         let mut copied_files = 0;
-        for item in &items {
+        for item in &mut items {
             let left = CopyRules {
                 max_bytes: rules.max_bytes.saturating_sub(copied_bytes),
                 max_files: rules.max_files.saturating_sub(copied_files),
@@ -164,13 +180,14 @@ impl Lent {
             let stats = if item.is_dir {
                 make_dir(&scratch, &item.name, run_id)?;
                 let dst = open_dir_at(&scratch, &item.name)?;
-                scratch::copy_in(item.host.as_fd(), dst.as_fd(), &left)
+                scratch::copy_in(item.host.as_fd(), dst.as_fd(), &left, &mut item.lent)
             } else {
                 scratch::copy_file_in(
                     item.host.as_fd(),
                     scratch.as_fd(),
                     OsStr::from_bytes(item.name.as_bytes()),
                     &left,
+                    &mut item.lent,
                 )
             }
             .map_err(|e| copy_error(&item.host_path, e))?;
@@ -179,6 +196,13 @@ impl Lent {
             if item.is_dir {
                 // The box's root keeps the mode the program can write in.
                 fchmodat(&scratch, &item.name, 0o755)?;
+            }
+        }
+        // A copy the program changes must get a change time other than the one it was lent
+        // with (see `scratch::change_times_are_fine`).
+        if !scratch::change_times_are_fine() {
+            if let Some(newest) = items.iter().filter_map(|i| i.lent.newest_change()).max() {
+                scratch::settle_change_times(newest);
             }
         }
         // The root is only traversed by init (as the run's id) on its way to the parts.
@@ -217,7 +241,7 @@ impl Lent {
             };
             let result = if item.is_dir {
                 let src = open_dir_at(&self.scratch, &item.name).map_err(|e| e.to_string())?;
-                scratch::mirror_out(src.as_fd(), item.host.as_fd(), &rules)
+                scratch::mirror_out(src.as_fd(), item.host.as_fd(), &rules, &item.lent)
             } else {
                 let host_rw = reopen_rw(&item.host).map_err(|e| e.to_string())?;
                 scratch::mirror_file_out(
@@ -225,6 +249,7 @@ impl Lent {
                     OsStr::from_bytes(item.name.as_bytes()),
                     host_rw.as_fd(),
                     &rules,
+                    &item.lent,
                 )
             };
             result.map_err(|e| format!("copying {} back: {e}", item.host_path.display()))?;

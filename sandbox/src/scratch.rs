@@ -14,6 +14,16 @@
 //! within one walk. Fifos, sockets and devices are skipped and counted, and so is anything on
 //! another filesystem than the walk's root (a mount inside the tree is never crossed).
 //!
+//! Copy-out changes the host only where the program changed something. Copy-in returns a
+//! [`Manifest`]: every entry it lent, with the host inode it came from and its copy as the
+//! run found it. Copy-out then leaves alone every copy the program did not touch (its inode
+//! and change time are as copy-in left them, and no unprivileged program can set a change
+//! time back), and replaces or removes a host entry only if it is the very inode that was
+//! lent. Entries copy-in skipped (fifos, sockets, devices, mounts) and whatever appeared or
+//! changed on the host during the run are never removed or overwritten; a new entry of the
+//! program whose name is taken on the host by such an entry is not copied back (counted in
+//! `skipped`).
+//!
 //! Every created entry is owned by `CopyRules::uid/gid`, keeps the source's atime and mtime to
 //! the nanosecond, and gets the source's mode masked with 0o777 on copy-in and 0o755 on
 //! copy-out: never a setuid, setgid or sticky bit, and on the host no group or other write.
@@ -74,6 +84,87 @@ pub(crate) struct CopyStats {
     pub stripped_setid: u64,
 }
 
+/// What copy-in lent, by path from the walk's root (components joined with `/`).
+#[derive(Debug, Default)]
+pub(crate) struct Manifest {
+    entries: HashMap<Vec<u8>, Copied>,
+}
+
+/// One lent entry.
+#[derive(Debug, Clone, Copy, Default)]
+struct Copied {
+    /// (st_dev, st_ino) of the host entry it was copied from.
+    host: (u64, u64),
+    /// The copy's inode and change time (seconds, nanoseconds) once copy-in was done. Any
+    /// change to the copy (data, mode, owner, times, links) moves its change time.
+    copy: (u64, i64, i64),
+    /// The copy's permission bits then.
+    mode: u32,
+}
+
+impl Manifest {
+    /// How many entries were lent.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The newest change time of a copy, if anything was lent.
+    pub(crate) fn newest_change(&self) -> Option<(i64, i64)> {
+        self.entries.values().map(|c| (c.copy.1, c.copy.2)).max()
+    }
+
+    /// Reads back, once the walk is over, each copy's inode, change time and mode: a copy's
+    /// change time moves after it was made (its times are set last; a later hardlink to it
+    /// moves it again). `root` is the copy's root; before the run nothing in it is hostile.
+    fn seal(&mut self, root: BorrowedFd) -> io::Result<()> {
+        for (path, c) in self.entries.iter_mut() {
+            let name = CString::new(path.as_slice()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            let st = lstat_at(root, &name)?;
+            c.copy = (st.st_ino, st.st_ctime, st.st_ctime_nsec);
+            c.mode = st.st_mode & 0o7777;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a change made right after a stat of a tmpfs inode gets a change time of its own,
+/// as with the kernel's multigrain timestamps (tmpfs since Linux 6.13). Without them a change
+/// time is the clock's last tick (4–10 ms): a copy changed in the tick copy-in ended would
+/// look untouched, so the caller lets that tick pass before the run (`settle_change_times`).
+/// Probed once per process on a memfd (tmpfs): three stat-write-stat rounds must all move it.
+pub(crate) fn change_times_are_fine() -> bool {
+    static FINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FINE.get_or_init(|| {
+        let Ok(fd) =
+            nix::sys::memfd::memfd_create(c"sandbox-ctime-probe", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+        else {
+            return false;
+        };
+        (0..3).all(|_| {
+            let before = fstat(fd.as_fd());
+            let wrote = nix::unistd::write(&fd, b"x");
+            let after = fstat(fd.as_fd());
+            match (before, wrote, after) {
+                (Ok(b), Ok(1), Ok(a)) => (a.st_ctime, a.st_ctime_nsec) != (b.st_ctime, b.st_ctime_nsec),
+                _ => false,
+            }
+        })
+    })
+}
+
+/// Waits until the coarse clock has moved past `newest` (a copy's change time), so that a
+/// change to any copy gets a later change time even without multigrain timestamps. At most
+/// one clock tick.
+pub(crate) fn settle_change_times(newest: (i64, i64)) {
+    loop {
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE);
+        if now.map_or(true, |t| (t.tv_sec(), t.tv_nsec()) > newest) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+}
+
 /// Why a walk stopped. Paths are relative to the walked roots ("." for a root itself).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CopyError {
@@ -95,26 +186,40 @@ pub(crate) enum CopyError {
 ///
 /// Both fds must be directories opened for reading (not `O_PATH`). `dst` itself also gets the
 /// owner, the masked mode and the times of `src`, since the program works in it.
-pub(crate) fn copy_in(src: BorrowedFd, dst: BorrowedFd, rules: &CopyRules) -> Result<CopyStats, CopyError> {
+pub(crate) fn copy_in(
+    src: BorrowedFd,
+    dst: BorrowedFd,
+    rules: &CopyRules,
+    lent: &mut Manifest,
+) -> Result<CopyStats, CopyError> {
     let mut walk = Walk::tree(rules, false, src, dst)?;
     let st = fstat(src).map_err(|e| walk.fail("fstat", e))?;
     walk.fill(src, dst, 0)?;
     nix::unistd::fchown(dst.as_raw_fd(), Some(Uid::from_raw(rules.uid)), Some(Gid::from_raw(rules.gid)))
         .map_err(|e| walk.fail("fchown", e))?;
     walk.finish(dst, &st)?;
+    lent.entries.extend(walk.made.drain());
+    lent.seal(dst).map_err(|e| walk.fail("fstatat copy", e))?;
     Ok(walk.stats)
 }
 
-/// Makes `dst` (the host directory) mirror `src` (the tmpfs after the run): entries missing in
-/// src are removed from dst (recursively, safely), entries that differ are replaced, identical
-/// regular files (same size and mtime, nanoseconds) are left alone (not rewritten). Used for
-/// copy-out.
+/// Brings the program's changes in `src` (the tmpfs after the run) to `dst` (the host
+/// directory), `lent` being what copy-in lent: copies the program did not touch are left
+/// alone; lent entries it removed are removed from dst (recursively, safely, and only what
+/// was lent); lent entries it changed are replaced (never written through); entries it
+/// created are created. Used for copy-out.
 ///
-/// A regular file is left alone only if its owner and mode are already what the copy would
-/// give and its link structure matches, so an existing inode is never modified. `dst`'s own
-/// owner, mode and times are left as they are: it is the user's directory.
-pub(crate) fn mirror_out(src: BorrowedFd, dst: BorrowedFd, rules: &CopyRules) -> Result<CopyStats, CopyError> {
+/// A host directory that stays keeps its owner, mode and times, unless the program changed
+/// the mode of its copy. `dst`'s own owner, mode and times are left as they are: it is the
+/// user's directory.
+pub(crate) fn mirror_out(
+    src: BorrowedFd,
+    dst: BorrowedFd,
+    rules: &CopyRules,
+    lent: &Manifest,
+) -> Result<CopyStats, CopyError> {
     let mut walk = Walk::tree(rules, true, src, dst)?;
+    walk.lent = Some(lent);
     walk.fill(src, dst, 0)?;
     Ok(walk.stats)
 }
@@ -128,6 +233,7 @@ pub(crate) fn copy_file_in(
     dst_dir: BorrowedFd,
     name: &OsStr,
     rules: &CopyRules,
+    lent: &mut Manifest,
 ) -> Result<CopyStats, CopyError> {
     let mut walk = Walk::new(rules, false, 0, 0, None);
     let name = walk.component(name)?;
@@ -139,6 +245,10 @@ pub(crate) fn copy_file_in(
     let dst = open_at(dst_dir, &name, new_file_flags(), 0o600).map_err(|e| walk.fail("create", e))?;
     walk.stats.files += 1;
     walk.write_file(src, dst.as_fd(), &st)?;
+    let made = fstat(dst.as_fd()).map_err(|e| walk.fail("fstat", e))?;
+    let copy = (made.st_ino, made.st_ctime, made.st_ctime_nsec);
+    lent.entries
+        .insert(name.to_bytes().to_vec(), Copied { host: (st.st_dev, st.st_ino), copy, mode: made.st_mode & 0o7777 });
     Ok(walk.stats)
 }
 
@@ -148,7 +258,8 @@ pub(crate) fn copy_file_in(
 /// `dst` is the lent host file itself, so it is rewritten in place (the only way: it is held
 /// by fd) and keeps its owner and mode, except that a setuid/setgid bit is dropped when its
 /// content is rewritten (as the kernel does when an unprivileged writer writes). Unchanged
-/// content (same size and mtime) is not touched at all. If the program removed the file or put
+/// content (same size and mtime), or a copy the program did not touch (see `lent`, filled by
+/// `copy_file_in`), is not touched at all. If the program removed the file or put
 /// something else than a regular file there, `dst` is left as it was and `skipped` is 1. The
 /// byte budget is checked before `dst` is touched.
 pub(crate) fn mirror_file_out(
@@ -156,6 +267,7 @@ pub(crate) fn mirror_file_out(
     name: &OsStr,
     dst: BorrowedFd,
     rules: &CopyRules,
+    lent: &Manifest,
 ) -> Result<CopyStats, CopyError> {
     let mut walk = Walk::new(rules, true, 0, 0, None);
     let name = walk.component(name)?;
@@ -172,11 +284,17 @@ pub(crate) fn mirror_file_out(
         walk.stats.skipped += 1;
         return Ok(walk.stats);
     }
+    let untouched =
+        lent.entries.get(name.to_bytes()).is_some_and(|c| c.copy == (st.st_ino, st.st_ctime, st.st_ctime_nsec));
+    if untouched {
+        return Ok(walk.stats);
+    }
     let old = fstat(dst).map_err(|e| walk.fail("fstat host file", e))?;
     if !is(&old, libc::S_IFREG) {
         return Err(walk.fail("mirror", io::Error::new(io::ErrorKind::InvalidInput, "host side is not a regular file")));
     }
-    if same_content(&st, &old) {
+    // Without a record of the copy, unchanged content (same size and mtime) is left alone.
+    if !lent.entries.contains_key(name.to_bytes()) && same_content(&st, &old) {
         return Ok(walk.stats);
     }
     let mut data = 0u64;
@@ -264,6 +382,10 @@ struct Walk<'a> {
     /// copy_file_range still worth trying.
     cfr: bool,
     buf: Vec<u8>,
+    /// Copy-in: what it lent so far, host identities only (`Manifest::seal` adds the rest).
+    made: HashMap<Vec<u8>, Copied>,
+    /// Copy-out: what copy-in lent.
+    lent: Option<&'a Manifest>,
 }
 
 const BUF_LEN: usize = 256 << 10;
@@ -436,6 +558,8 @@ impl<'a> Walk<'a> {
             comps: Vec::new(),
             cfr: true,
             buf: Vec::new(),
+            made: HashMap::new(),
+            lent: None,
         }
     }
 
@@ -451,6 +575,36 @@ impl<'a> Walk<'a> {
             return PathBuf::from(".");
         }
         self.comps.iter().map(|c| OsStr::from_bytes(c.to_bytes())).collect()
+    }
+
+    /// The current path as a manifest key.
+    fn key(&self) -> Vec<u8> {
+        self.comps.iter().map(|c| c.to_bytes()).collect::<Vec<_>>().join(&b'/')
+    }
+
+    /// Copy-in: notes the current path as lent from the host entry `host`.
+    fn note(&mut self, host: &FileStat) {
+        if !self.out {
+            let key = self.key();
+            self.made.insert(key, Copied { host: (host.st_dev, host.st_ino), ..Copied::default() });
+        }
+    }
+
+    /// Copy-out: the copy `st` at the current path is as copy-in left it.
+    fn untouched(&self, st: &FileStat) -> bool {
+        let copy = (st.st_ino, st.st_ctime, st.st_ctime_nsec);
+        self.lent.and_then(|m| m.entries.get(&self.key())).is_some_and(|c| c.copy == copy)
+    }
+
+    /// Copy-out: the host entry `old` at the current path is the one that was lent, which
+    /// the program's changes may replace or remove. Anything else there is the host's.
+    fn is_lent(&self, old: &FileStat) -> bool {
+        self.lent.and_then(|m| m.entries.get(&self.key())).is_some_and(|c| c.host == (old.st_dev, old.st_ino))
+    }
+
+    /// Copy-out: the mode copy-in gave the copy at the current path.
+    fn lent_mode(&self) -> Option<u32> {
+        self.lent.and_then(|m| m.entries.get(&self.key())).map(|c| c.mode)
     }
 
     fn fail(&self, op: &'static str, e: impl Into<io::Error>) -> CopyError {
@@ -550,6 +704,9 @@ impl<'a> Walk<'a> {
         if !self.copyable(&st) {
             self.stats.skipped += 1;
             Ok(())
+        } else if self.out && !is(&st, libc::S_IFDIR) && self.untouched(&st) {
+            // The program left it as lent: the host keeps what it has there now.
+            Ok(())
         } else if is(&st, libc::S_IFDIR) {
             self.dir(src, dst, name, depth)
         } else if is(&st, libc::S_IFREG) {
@@ -586,27 +743,48 @@ impl<'a> Walk<'a> {
             self.stats.skipped += 1;
             return Ok(());
         }
-        let to = self.dst_dir(dst, name, depth)?;
+        let Some((to, reused)) = self.dst_dir(dst, name, depth)? else {
+            // Something the host has there that was not lent: the program's tree stays out.
+            self.stats.skipped += 1;
+            return Ok(());
+        };
         self.fill(from.as_fd(), to.as_fd(), depth)?;
-        self.finish(to.as_fd(), &st)
+        if !reused {
+            self.finish(to.as_fd(), &st)?;
+        } else if self.lent_mode() != Some(st.st_mode & 0o7777) {
+            // A lent directory whose mode the program changed gets the new mode, masked.
+            let mode = self.mode_of(&st);
+            nix::sys::stat::fchmod(to.as_raw_fd(), Mode::from_bits_truncate(mode))
+                .map_err(|e| self.fail("fchmod", e))?;
+        }
+        if !self.out {
+            self.note(&st);
+        }
+        Ok(())
     }
 
-    /// The destination directory `name`, mode 0o700 until `finish`: reused (owner kept) if
-    /// copy-out finds one, else created, owned by the rules' ids.
-    fn dst_dir(&mut self, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<OwnedFd, CopyError> {
+    /// The destination directory `name` and whether it was there already: on copy-out, the
+    /// lent host directory is reused as it is (owner, mode and times kept); else one is
+    /// created, mode 0o700 until `finish`, owned by the rules' ids. None when the host has
+    /// something there that was not lent (or cannot be removed): it is left alone.
+    fn dst_dir(&mut self, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<Option<(OwnedFd, bool)>, CopyError> {
         match self.existing(dst, name)? {
             Some(old) if is(&old, libc::S_IFDIR) => {
+                if !self.is_lent(&old) {
+                    return Ok(None);
+                }
                 let fd = open_at(dst, name, dir_flags(), 0).map_err(|e| self.fail("open destination directory", e))?;
                 let st = fstat(fd.as_fd()).map_err(|e| self.fail("fstat destination", e))?;
-                if st.st_dev != self.dst_dev {
-                    return Err(self.fail("enter destination directory", Errno::EXDEV));
+                if (st.st_dev, st.st_ino) != (old.st_dev, old.st_ino) || st.st_dev != self.dst_dev {
+                    return Ok(None);
                 }
-                // A directory that was already there keeps its owner; its mode is closed
-                // while it is filled and set from the source at the end.
-                nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::S_IRWXU).map_err(|e| self.fail("fchmod", e))?;
-                return Ok(fd);
+                return Ok(Some((fd, true)));
             }
-            Some(old) => self.remove(dst, name, &old, depth)?,
+            Some(old) => {
+                if !self.remove_lent(dst, name, &old, depth)? {
+                    return Ok(None);
+                }
+            }
             None => {}
         }
         self.need_entry()?;
@@ -616,7 +794,7 @@ impl<'a> Walk<'a> {
         self.chown(fd.as_fd())?;
         // The umask may have taken bits off 0o700.
         nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::S_IRWXU).map_err(|e| self.fail("fchmod", e))?;
-        Ok(fd)
+        Ok(Some((fd, false)))
     }
 
     fn file(&mut self, src: BorrowedFd, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<(), CopyError> {
@@ -641,9 +819,13 @@ impl<'a> Walk<'a> {
                     return Ok(());
                 }
                 if let Some(o) = old.take() {
-                    self.remove(dst, name, &o, depth)?;
+                    if !self.remove_lent(dst, name, &o, depth)? {
+                        self.stats.skipped += 1;
+                        return Ok(());
+                    }
                 }
                 if self.link(&first, dst, name)? {
+                    self.note(&st);
                     return Ok(());
                 }
             }
@@ -654,11 +836,14 @@ impl<'a> Walk<'a> {
                 && same_content(&st, &o)
                 && self.same_mode(&st, &o)
                 && (st.st_nlink > 1 || o.st_nlink == 1);
-            if unchanged {
+            if unchanged && self.is_lent(&o) {
                 self.remember(key, &st, &o);
                 return Ok(());
             }
-            self.remove(dst, name, &o, depth)?;
+            if !self.remove_lent(dst, name, &o, depth)? {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
         }
         self.need_entry()?;
         let to = open_at(dst, name, new_file_flags(), 0o600).map_err(|e| self.fail("create", e))?;
@@ -666,6 +851,7 @@ impl<'a> Walk<'a> {
         self.write_file(from.as_fd(), to.as_fd(), &st)?;
         let made = fstat(to.as_fd()).map_err(|e| self.fail("fstat", e))?;
         self.remember(key, &st, &made);
+        self.note(&st);
         Ok(())
     }
 
@@ -797,15 +983,19 @@ impl<'a> Walk<'a> {
         if let Some(old) = self.existing(dst, name)? {
             let same = is(&old, libc::S_IFLNK)
                 && nix::fcntl::readlinkat(Some(dst.as_raw_fd()), name).is_ok_and(|t| t == target);
-            if same {
+            if same && self.is_lent(&old) {
                 return Ok(());
             }
-            self.remove(dst, name, &old, depth)?;
+            if !self.remove_lent(dst, name, &old, depth)? {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
         }
         self.need_entry()?;
         nix::unistd::symlinkat(target.as_os_str(), Some(dst.as_raw_fd()), name)
             .map_err(|e| self.fail("symlinkat", e))?;
         self.stats.symlinks += 1;
+        self.note(st);
         let (uid, gid) = (Uid::from_raw(self.rules.uid), Gid::from_raw(self.rules.gid));
         nix::unistd::fchownat(Some(dst.as_raw_fd()), name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| self.fail("fchownat", e))?;
@@ -814,7 +1004,8 @@ impl<'a> Walk<'a> {
             .map_err(|e| self.fail("utimensat", e))
     }
 
-    /// Removes from `dst` every entry whose name `src` lacks or holds something not copied.
+    /// Removes from `dst` every lent entry whose name `src` lacks or holds something not
+    /// copied (see `remove_lent`).
     fn remove_absent(&mut self, src: BorrowedFd, dst: BorrowedFd, depth: u32) -> Result<(), CopyError> {
         // Unlinking while reading a directory may hide entries from that read: go again until
         // a pass finds nothing to remove.
@@ -849,52 +1040,55 @@ impl<'a> Walk<'a> {
             return Ok(false);
         }
         match lstat_at(dst, name) {
-            Ok(old) => self.remove(dst, name, &old, depth).map(|()| true),
+            Ok(old) => self.remove_lent(dst, name, &old, depth),
             Err(Errno::ENOENT) => Ok(false),
             Err(e) => Err(self.fail("fstatat destination", e)),
         }
     }
 
-    /// Unlinks `name` from `dst`; a directory with everything under it (a symlink is removed
-    /// as a link, never followed).
-    fn remove(&mut self, dst: BorrowedFd, name: &CStr, old: &FileStat, depth: u32) -> Result<(), CopyError> {
-        if is(old, libc::S_IFDIR) {
-            return self.remove_tree(dst, name, depth);
+    /// Unlinks `name` (at the current path) from `dst` if it is the host entry that was lent;
+    /// a lent directory goes with every lent entry under it, and stays if anything else is
+    /// left in it (a symlink is removed as a link, never followed). Whether it went.
+    fn remove_lent(&mut self, dst: BorrowedFd, name: &CStr, old: &FileStat, depth: u32) -> Result<bool, CopyError> {
+        if !self.is_lent(old) {
+            return Ok(false);
         }
-        nix::unistd::unlinkat(Some(dst.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
-            .map_err(|e| self.fail("unlinkat", e))?;
-        self.stats.removed += 1;
-        Ok(())
-    }
-
-    fn remove_tree(&mut self, parent: BorrowedFd, name: &CStr, depth: u32) -> Result<(), CopyError> {
+        if !is(old, libc::S_IFDIR) {
+            nix::unistd::unlinkat(Some(dst.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
+                .map_err(|e| self.fail("unlinkat", e))?;
+            self.stats.removed += 1;
+            return Ok(true);
+        }
         self.need_depth(depth)?;
-        let dir = open_at(parent, name, dir_flags(), 0).map_err(|e| self.fail("open directory to remove", e))?;
+        let dir = open_at(dst, name, dir_flags(), 0).map_err(|e| self.fail("open directory to remove", e))?;
         let st = fstat(dir.as_fd()).map_err(|e| self.fail("fstat", e))?;
-        if st.st_dev != self.dst_dev {
-            return Err(self.fail("remove directory", Errno::EXDEV));
+        if (st.st_dev, st.st_ino) != (old.st_dev, old.st_ino) {
+            // Something was mounted on it or it was swapped since: not the lent directory.
+            return Ok(false);
         }
         loop {
-            let emptied = self.clear(dir.as_fd(), depth)?;
-            match nix::unistd::unlinkat(Some(parent.as_raw_fd()), name, UnlinkatFlags::RemoveDir) {
+            let removed = self.clear_lent(dir.as_fd(), depth)?;
+            match nix::unistd::unlinkat(Some(dst.as_raw_fd()), name, UnlinkatFlags::RemoveDir) {
                 Ok(()) => {
                     self.stats.removed += 1;
-                    return Ok(());
+                    return Ok(true);
                 }
-                Err(Errno::ENOTEMPTY) if emptied > 0 => {}
+                Err(Errno::ENOTEMPTY) if removed > 0 => {}
+                // What is left in it was not lent: it stays, and the directory with it.
+                Err(Errno::ENOTEMPTY) => return Ok(false),
                 Err(e) => return Err(self.fail("unlinkat directory", e)),
             }
         }
     }
 
-    /// One pass removing every entry of `dir` (at `depth`); returns how many were removed.
-    fn clear(&mut self, dir: BorrowedFd, depth: u32) -> Result<u64, CopyError> {
+    /// One pass removing every lent entry of `dir` (at `depth`); how many went.
+    fn clear_lent(&mut self, dir: BorrowedFd, depth: u32) -> Result<u64, CopyError> {
         let mut names = Names::start(dir).map_err(|e| self.fail("read directory", e))?;
         let mut count = 0;
         while let Some(name) = names.next(dir).map_err(|e| self.fail("read directory", e))? {
             self.comps.push(name.clone());
             let done = match lstat_at(dir, &name) {
-                Ok(old) => self.remove(dir, &name, &old, depth + 1).map(|()| 1),
+                Ok(old) => self.remove_lent(dir, &name, &old, depth + 1).map(u64::from),
                 Err(Errno::ENOENT) => Ok(0),
                 Err(e) => Err(self.fail("fstatat", e)),
             };
@@ -909,7 +1103,7 @@ impl<'a> Walk<'a> {
 mod tests {
     use super::*;
     use std::fs::{self, File};
-    use std::os::unix::fs::{symlink, FileExt, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{symlink, FileExt, FileTypeExt, MetadataExt, PermissionsExt};
 
     fn rules() -> CopyRules {
         CopyRules {
@@ -923,6 +1117,26 @@ mod tests {
 
     fn dirfd(p: &Path) -> File {
         File::open(p).unwrap()
+    }
+
+    /// Copy-in of `src` into `dst`, with what it lent.
+    fn lend(src: &Path, dst: &Path, r: &CopyRules) -> Result<(CopyStats, Manifest), CopyError> {
+        let mut lent = Manifest::default();
+        copy_in(dirfd(src).as_fd(), dirfd(dst).as_fd(), r, &mut lent).map(|s| (s, lent))
+    }
+
+    /// Copy-out of `src` (program-made: nothing of it was lent) into `dst`.
+    fn give(src: &Path, dst: &Path, r: &CopyRules) -> Result<CopyStats, CopyError> {
+        mirror_out(dirfd(src).as_fd(), dirfd(dst).as_fd(), r, &Manifest::default())
+    }
+
+    /// A run's round trip on the host directory `host`: copy-in to a fresh directory, the
+    /// program's work there (`program` gets the copy's path), copy-out.
+    fn round(host: &Path, r: &CopyRules, program: impl FnOnce(&Path)) -> Result<CopyStats, CopyError> {
+        let copy = tempfile::tempdir().unwrap();
+        let (_, lent) = lend(host, copy.path(), r).unwrap();
+        program(copy.path());
+        mirror_out(dirfd(copy.path()).as_fd(), dirfd(host).as_fd(), r, &lent)
     }
 
     fn chmod(p: &Path, mode: u32) {
@@ -993,7 +1207,9 @@ mod tests {
     fn copy_in_tree() {
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         build_tree(src.path());
-        let stats = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        let (stats, lent) = lend(src.path(), dst.path(), &rules()).unwrap();
+        // Every copy made: 8 files (a hardlink counted), 3 directories, 2 symlinks.
+        assert_eq!(lent.len(), 13);
         check_common(src.path(), dst.path());
         assert_eq!(mode(&dst.path().join("open")), 0o777);
         assert_eq!(mode(dst.path()), fs::metadata(src.path()).unwrap().mode() & 0o777);
@@ -1013,53 +1229,143 @@ mod tests {
 
     #[test]
     fn mirror_out_tree_then_unchanged() {
-        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        build_tree(src.path());
-        chmod(&src.path().join("a"), 0o777);
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        check_common(src.path(), dst.path());
-        assert_eq!(mode(&dst.path().join("open")), 0o755);
-        assert_eq!(mode(&dst.path().join("a")), 0o755);
+        let host = tempfile::tempdir().unwrap();
+        // The program makes the whole tree in an empty box.
+        let mut made = None;
+        let stats = round(host.path(), &rules(), |copy| {
+            build_tree(copy);
+            chmod(&copy.join("a"), 0o777);
+            made = Some(fs::metadata(copy.join("a/b/c/deep.txt")).unwrap());
+        })
+        .unwrap();
+        let (s, d) = (made.unwrap(), fs::metadata(host.path().join("a/b/c/deep.txt")).unwrap());
+        assert_eq!((s.mtime(), s.mtime_nsec()), (d.mtime(), d.mtime_nsec()));
+        assert_eq!(fs::read(host.path().join("a/b/c/deep.txt")).unwrap(), b"deep content");
+        assert_eq!(mode(&host.path().join("open")), 0o755);
+        assert_eq!(mode(&host.path().join("a")), 0o755);
+        assert_eq!(mode(&host.path().join("suid")), 0o755);
+        assert_eq!(mode(&host.path().join("a/b")), 0o750);
+        assert!(fs::symlink_metadata(host.path().join("fifo")).is_err());
+        let (h1, h2) =
+            (fs::metadata(host.path().join("hard1")).unwrap(), fs::metadata(host.path().join("a/hard2")).unwrap());
+        assert_eq!((h1.ino(), h1.nlink()), (h2.ino(), 2));
         assert_eq!((stats.files, stats.dirs, stats.symlinks, stats.skipped), (8, 3, 2, 1));
         assert_eq!((stats.removed, stats.stripped_setid), (0, 1));
 
-        // Second time: nothing is rewritten, no inode changes.
+        // A run that changes nothing: nothing is rewritten, no inode changes.
         let inodes = |d: &Path| -> Vec<u64> {
-            ["top.txt", "sparse", "a/hard2", "hard1", "a/b/c/deep.txt", "passwd_link"]
+            ["top.txt", "sparse", "a/hard2", "hard1", "a/b/c/deep.txt", "passwd_link", "a"]
                 .iter()
                 .map(|p| fs::symlink_metadata(d.join(p)).unwrap().ino())
                 .collect()
         };
-        let before = inodes(dst.path());
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        assert_eq!(inodes(dst.path()), before);
-        assert_eq!(stats, CopyStats { skipped: 1, ..CopyStats::default() });
+        let before = inodes(host.path());
+        let stats = round(host.path(), &rules(), |_| {}).unwrap();
+        assert_eq!(inodes(host.path()), before);
+        assert_eq!(stats, CopyStats::default());
 
         // A changed file is replaced; the rest stays.
-        fs::write(src.path().join("top.txt"), b"changed!").unwrap();
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        assert_eq!(fs::read(dst.path().join("top.txt")).unwrap(), b"changed!");
+        let stats = round(host.path(), &rules(), |copy| fs::write(copy.join("top.txt"), b"changed!").unwrap()).unwrap();
+        assert_eq!(fs::read(host.path().join("top.txt")).unwrap(), b"changed!");
         assert_eq!((stats.files, stats.bytes, stats.removed), (1, 8, 1));
-        assert_eq!(inodes(dst.path())[1..], before[1..]);
+        assert_eq!(inodes(host.path())[1..], before[1..]);
+        // A change of mode alone, or of times alone, is a change too.
+        round(host.path(), &rules(), |copy| chmod(&copy.join("a/b/c/deep.txt"), 0o600)).unwrap();
+        assert_eq!(mode(&host.path().join("a/b/c/deep.txt")), 0o600);
+        round(host.path(), &rules(), |copy| chmod(&copy.join("a/b"), 0o700)).unwrap();
+        assert_eq!(mode(&host.path().join("a/b")), 0o700);
+    }
+
+    #[test]
+    fn what_was_not_lent_or_not_touched_stays_as_the_host_has_it() {
+        let (host, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let h = host.path();
+        fs::write(h.join("linked"), b"mine").unwrap();
+        fs::hard_link(h.join("linked"), outside.path().join("other-name")).unwrap();
+        nix::unistd::mkfifo(&h.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(h.join("sock")).unwrap();
+        fs::create_dir(h.join("shared")).unwrap();
+        chmod(&h.join("shared"), 0o2775);
+        fs::write(h.join("shared/kept"), b"k").unwrap();
+        fs::write(h.join("edited"), b"before").unwrap();
+        fs::create_dir(h.join("dir")).unwrap();
+        fs::write(h.join("dir/lent"), b"l").unwrap();
+        let linked_ino = fs::metadata(h.join("linked")).unwrap().ino();
+
+        // While the program does nothing, the host changes a lent file and adds one.
+        round(h, &rules(), |_| {
+            fs::write(h.join("edited"), b"after").unwrap();
+            fs::write(h.join("appeared"), b"new").unwrap();
+        })
+        .unwrap();
+        assert_eq!(fs::read(h.join("edited")).unwrap(), b"after");
+        assert_eq!(fs::read(h.join("appeared")).unwrap(), b"new");
+        let m = fs::metadata(h.join("linked")).unwrap();
+        assert_eq!((m.ino(), m.nlink()), (linked_ino, 2));
+        assert_eq!(mode(&h.join("shared")), 0o2775);
+        assert!(fs::symlink_metadata(h.join("fifo")).unwrap().file_type().is_fifo());
+
+        // The program removes everything it can see; the host adds a file to a lent
+        // directory meanwhile. Only lent entries go; the directory holding the host's new
+        // file stays with it.
+        let stats = round(h, &rules(), |copy| {
+            for e in fs::read_dir(copy).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    fs::remove_dir_all(&p).unwrap();
+                } else {
+                    fs::remove_file(&p).unwrap();
+                }
+            }
+            fs::write(h.join("dir/late"), b"host's").unwrap();
+        })
+        .unwrap();
+        let mut left: Vec<_> = fs::read_dir(h).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["dir", "fifo", "sock"]);
+        let mut in_dir: Vec<_> = fs::read_dir(h.join("dir")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        in_dir.sort();
+        assert_eq!(in_dir, ["late"]);
+        assert_eq!(fs::read(outside.path().join("other-name")).unwrap(), b"mine");
+        // linked, shared/kept, shared, edited, appeared, dir/lent
+        assert_eq!(stats.removed, 6);
+
+        // A new file of the program whose name the host took during the run stays out.
+        let stats = round(h, &rules(), |copy| {
+            fs::write(copy.join("clash"), b"program").unwrap();
+            fs::write(h.join("clash"), b"host").unwrap();
+        })
+        .unwrap();
+        assert_eq!(fs::read(h.join("clash")).unwrap(), b"host");
+        assert_eq!(stats.skipped, 1);
     }
 
     #[test]
     fn mirror_out_removes_absent_without_following() {
-        let (src, dst, outside) =
-            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (host, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         fs::write(outside.path().join("precious"), b"keep me").unwrap();
-        fs::write(src.path().join("kept"), b"k").unwrap();
-        fs::create_dir_all(dst.path().join("gone/sub")).unwrap();
-        fs::write(dst.path().join("gone/sub/f"), b"f").unwrap();
-        symlink(outside.path(), dst.path().join("gone/sub/escape")).unwrap();
-        symlink(outside.path(), dst.path().join("escape_top")).unwrap();
-        fs::write(dst.path().join("stale"), b"s").unwrap();
-        // A fifo in src is not copied, so the dst file of that name goes too.
-        nix::unistd::mkfifo(&src.path().join("pipe"), Mode::from_bits_truncate(0o644)).unwrap();
-        fs::write(dst.path().join("pipe"), b"p").unwrap();
+        fs::create_dir_all(host.path().join("gone/sub")).unwrap();
+        fs::write(host.path().join("gone/sub/f"), b"f").unwrap();
+        symlink(outside.path(), host.path().join("gone/sub/escape")).unwrap();
+        symlink(outside.path(), host.path().join("escape_top")).unwrap();
+        fs::write(host.path().join("stale"), b"s").unwrap();
+        fs::write(host.path().join("pipe"), b"p").unwrap();
 
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        let mut left: Vec<_> = fs::read_dir(dst.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let stats = round(host.path(), &rules(), |copy| {
+            for name in ["gone", "escape_top", "stale", "pipe"] {
+                let p = copy.join(name);
+                if fs::symlink_metadata(&p).unwrap().is_dir() {
+                    fs::remove_dir_all(&p).unwrap();
+                } else {
+                    fs::remove_file(&p).unwrap();
+                }
+            }
+            fs::write(copy.join("kept"), b"k").unwrap();
+            // A fifo is not copied back, so the host's file of that name goes.
+            nix::unistd::mkfifo(&copy.join("pipe"), Mode::from_bits_truncate(0o644)).unwrap();
+        })
+        .unwrap();
+        let mut left: Vec<_> = fs::read_dir(host.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["kept"]);
         assert_eq!(fs::read(outside.path().join("precious")).unwrap(), b"keep me");
@@ -1069,22 +1375,25 @@ mod tests {
 
     #[test]
     fn mirror_out_replaces_symlink_with_directory() {
-        let (src, dst, outside) =
-            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        fs::create_dir(src.path().join("d")).unwrap();
-        fs::write(src.path().join("d/inner"), b"new").unwrap();
+        let (host, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         fs::write(outside.path().join("inner"), b"outside").unwrap();
-        symlink(outside.path(), dst.path().join("d")).unwrap();
-        // And the other way round: a dst directory where src has a file.
-        fs::write(src.path().join("f"), b"file").unwrap();
-        fs::create_dir(dst.path().join("f")).unwrap();
-        symlink(outside.path(), dst.path().join("f/link")).unwrap();
+        symlink(outside.path(), host.path().join("d")).unwrap();
+        // And the other way round: a host directory where the program leaves a file.
+        fs::create_dir(host.path().join("f")).unwrap();
+        symlink(outside.path(), host.path().join("f/link")).unwrap();
 
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        let d = fs::symlink_metadata(dst.path().join("d")).unwrap();
+        let stats = round(host.path(), &rules(), |copy| {
+            fs::remove_file(copy.join("d")).unwrap();
+            fs::create_dir(copy.join("d")).unwrap();
+            fs::write(copy.join("d/inner"), b"new").unwrap();
+            fs::remove_dir_all(copy.join("f")).unwrap();
+            fs::write(copy.join("f"), b"file").unwrap();
+        })
+        .unwrap();
+        let d = fs::symlink_metadata(host.path().join("d")).unwrap();
         assert!(d.file_type().is_dir());
-        assert_eq!(fs::read(dst.path().join("d/inner")).unwrap(), b"new");
-        assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"file");
+        assert_eq!(fs::read(host.path().join("d/inner")).unwrap(), b"new");
+        assert_eq!(fs::read(host.path().join("f")).unwrap(), b"file");
         let mut left: Vec<_> = fs::read_dir(outside.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["inner"]);
@@ -1098,7 +1407,7 @@ mod tests {
             (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         fs::write(outside.path().join("secret"), b"s").unwrap();
         symlink(outside.path(), src.path().join("out")).unwrap();
-        let stats = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        let (stats, _) = lend(src.path(), dst.path(), &rules()).unwrap();
         assert!(fs::symlink_metadata(dst.path().join("out")).unwrap().file_type().is_symlink());
         assert_eq!((stats.symlinks, stats.files, stats.bytes), (1, 0, 0));
     }
@@ -1114,19 +1423,19 @@ mod tests {
         let r = CopyRules { max_bytes: 2 << 20, ..rules() };
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         three_mib(src.path());
-        let err = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap_err();
+        let err = lend(src.path(), dst.path(), &r).unwrap_err();
         assert!(matches!(err, CopyError::Budget { what: "bytes", limit } if limit == 2 << 20), "{err}");
         let written: u64 =
             fs::read_dir(dst.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().blocks() * 512).sum();
         assert!(written <= 2 << 20);
 
         let out = tempfile::tempdir().unwrap();
-        let err = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap_err();
+        let err = give(src.path(), out.path(), &r).unwrap_err();
         assert!(matches!(err, CopyError::Budget { what: "bytes", .. }), "{err}");
         // Exactly at the limit is fine.
         let r = CopyRules { max_bytes: 3 << 20, ..r };
         let out = tempfile::tempdir().unwrap();
-        assert_eq!(mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap().bytes, 3 << 20);
+        assert_eq!(give(src.path(), out.path(), &r).unwrap().bytes, 3 << 20);
     }
 
     #[test]
@@ -1137,12 +1446,12 @@ mod tests {
             fs::write(src.path().join(format!("d/f{i}")), b"x").unwrap();
         }
         let r = CopyRules { max_files: 5, ..rules() };
-        let err = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap_err();
+        let err = lend(src.path(), dst.path(), &r).unwrap_err();
         assert!(matches!(err, CopyError::Budget { what: "files", limit: 5 }), "{err}");
         assert_eq!(fs::read_dir(dst.path().join("d")).unwrap().count(), 4);
         let r = CopyRules { max_files: 11, ..rules() };
         let out = tempfile::tempdir().unwrap();
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        let stats = give(src.path(), out.path(), &r).unwrap();
         assert_eq!((stats.files, stats.dirs), (10, 1));
     }
 
@@ -1156,17 +1465,16 @@ mod tests {
         fs::create_dir_all(&p).unwrap();
         fs::write(p.join("bottom"), b"b").unwrap();
         let r = CopyRules { max_depth: 10, ..rules() };
-        let err = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap_err();
+        let err = lend(src.path(), dst.path(), &r).unwrap_err();
         assert!(matches!(err, CopyError::Budget { what: "depth", limit: 10 }), "{err}");
-        let err = mirror_out(dirfd(src.path()).as_fd(), dirfd(tempfile::tempdir().unwrap().path()).as_fd(), &r);
+        let err = give(src.path(), tempfile::tempdir().unwrap().path(), &r);
         assert!(matches!(err, Err(CopyError::Budget { what: "depth", .. })));
         let r = CopyRules { max_depth: 50, ..rules() };
         let out = tempfile::tempdir().unwrap();
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        let stats = give(src.path(), out.path(), &r).unwrap();
         assert_eq!((stats.dirs, stats.files), (50, 1));
-        // And removing it again goes as deep.
-        fs::remove_dir_all(src.path().join("d")).unwrap();
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        // And a program removing it again goes as deep.
+        let stats = round(out.path(), &r, |copy| fs::remove_dir_all(copy.join("d")).unwrap()).unwrap();
         assert_eq!(stats.removed, 51);
         assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
     }
@@ -1182,7 +1490,9 @@ mod tests {
         chmod(&host_file, 0o2775);
 
         let src = File::open(&host_file).unwrap();
-        let stats = copy_file_in(src.as_fd(), dirfd(tmp.path()).as_fd(), OsStr::new("data"), &rules()).unwrap();
+        let mut lent = Manifest::default();
+        let stats =
+            copy_file_in(src.as_fd(), dirfd(tmp.path()).as_fd(), OsStr::new("data"), &rules(), &mut lent).unwrap();
         // Data is found per filesystem block: the block holding "hello" is copied whole.
         assert_eq!((stats.files, stats.bytes, stats.stripped_setid), (1, 4096, 1));
         let m = fs::metadata(tmp.path().join("data")).unwrap();
@@ -1194,16 +1504,28 @@ mod tests {
         // Unchanged content: not touched at all.
         let ino = fs::metadata(&host_file).unwrap().ino();
         let stats =
-            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules()).unwrap();
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules(), &lent)
+                .unwrap();
         assert_eq!(stats, CopyStats::default());
         assert_eq!((mode(&host_file), fs::metadata(&host_file).unwrap().ino()), (0o2775, ino));
+
+        // Untouched by the program while the host changed it: the host's version stays.
+        fs::OpenOptions::new().write(true).open(&host_file).unwrap().write_all_at(b"h", 0).unwrap();
+        let stats =
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules(), &lent)
+                .unwrap();
+        assert_eq!(stats, CopyStats::default());
+        let mut first = [0u8; 1];
+        File::open(&host_file).unwrap().read_exact_at(&mut first, 0).unwrap();
+        assert_eq!(&first, b"h");
 
         // Changed: rewritten in place (same inode), still sparse.
         let f = fs::OpenOptions::new().write(true).open(tmp.path().join("data")).unwrap();
         f.write_all_at(b"HELLO, world", SPARSE_OFF).unwrap();
         drop(f);
         let stats =
-            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules()).unwrap();
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules(), &lent)
+                .unwrap();
         assert_eq!((stats.files, stats.bytes, stats.stripped_setid), (1, 4096, 1));
         let m = fs::metadata(&host_file).unwrap();
         // Same inode, same mode but for the setgid bit.
@@ -1218,7 +1540,8 @@ mod tests {
         // Over budget: the host file is not touched.
         fs::write(tmp.path().join("data"), b"much longer content").unwrap();
         let r = CopyRules { max_bytes: 4, ..rules() };
-        let err = mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &r).unwrap_err();
+        let err =
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &r, &lent).unwrap_err();
         assert!(matches!(err, CopyError::Budget { what: "bytes", .. }));
         assert_eq!(fs::metadata(&host_file).unwrap().len(), 1 << 30);
 
@@ -1226,13 +1549,15 @@ mod tests {
         fs::remove_file(tmp.path().join("data")).unwrap();
         symlink("/etc/passwd", tmp.path().join("data")).unwrap();
         let stats =
-            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules()).unwrap();
+            mirror_file_out(dirfd(tmp.path()).as_fd(), OsStr::new("data"), open_host().as_fd(), &rules(), &lent)
+                .unwrap();
         assert_eq!(stats, CopyStats { skipped: 1, ..CopyStats::default() });
         assert_eq!(fs::metadata(&host_file).unwrap().len(), 1 << 30);
 
         // Names must be single components.
         for bad in ["", ".", "..", "a/b"] {
-            assert!(copy_file_in(src.as_fd(), dirfd(tmp.path()).as_fd(), OsStr::new(bad), &rules()).is_err());
+            let mut lent = Manifest::default();
+            assert!(copy_file_in(src.as_fd(), dirfd(tmp.path()).as_fd(), OsStr::new(bad), &rules(), &mut lent).is_err());
         }
     }
 
@@ -1248,13 +1573,13 @@ mod tests {
         fs::create_dir_all(&p).unwrap();
         fs::write(p.join("f"), b"bottom").unwrap();
         let r = CopyRules { max_depth: 256, ..rules() };
-        let stats = copy_in(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &r).unwrap();
+        let (stats, _) = lend(src.path(), dst.path(), &r).unwrap();
         assert_eq!((stats.dirs, stats.files), (256, 1));
         let out = tempfile::tempdir().unwrap();
-        mirror_out(dirfd(dst.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap();
+        give(dst.path(), out.path(), &r).unwrap();
         assert_eq!(largest_file(dirfd(out.path()).as_fd()), Some(6));
         fs::create_dir(p.join("d")).unwrap();
-        let err = mirror_out(dirfd(src.path()).as_fd(), dirfd(out.path()).as_fd(), &r).unwrap_err();
+        let err = give(src.path(), tempfile::tempdir().unwrap().path(), &r).unwrap_err();
         assert!(matches!(err, CopyError::Budget { what: "depth", limit: 256 }), "{err}");
     }
 
@@ -1268,7 +1593,7 @@ mod tests {
         f.write_all_at(&[1; 10000], SPARSE_OFF).unwrap();
         drop(f);
         fs::hard_link(src.path().join("sub/sparse"), src.path().join("link")).unwrap();
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
+        let stats = give(src.path(), dst.path(), &rules()).unwrap();
         assert_eq!((stats.files, stats.dirs, stats.bytes), (2, 1, 12288));
         let (a, b) =
             (fs::metadata(dst.path().join("sub/sparse")).unwrap(), fs::metadata(dst.path().join("link")).unwrap());
@@ -1281,26 +1606,23 @@ mod tests {
 
     #[test]
     fn mirror_out_relinks_what_src_links() {
-        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        fs::write(src.path().join("a"), b"same").unwrap();
-        fs::hard_link(src.path().join("a"), src.path().join("b")).unwrap();
-        mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        // The user splits them on the host; the next copy-out links them again.
-        fs::remove_file(dst.path().join("b")).unwrap();
-        fs::copy(dst.path().join("a"), dst.path().join("b")).unwrap();
-        let stats = mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        // Which name comes first in the directory decides whether "a" is kept or rewritten.
-        assert!(stats.files >= 1 && stats.bytes <= 4 && stats.removed >= 1, "{stats:?}");
-        assert_eq!(fs::read(dst.path().join("b")).unwrap(), b"same");
-        let (a, b) = (fs::metadata(dst.path().join("a")).unwrap(), fs::metadata(dst.path().join("b")).unwrap());
+        let host = tempfile::tempdir().unwrap();
+        round(host.path(), &rules(), |copy| {
+            fs::write(copy.join("a"), b"same").unwrap();
+            fs::hard_link(copy.join("a"), copy.join("b")).unwrap();
+        })
+        .unwrap();
+        let (a, b) = (fs::metadata(host.path().join("a")).unwrap(), fs::metadata(host.path().join("b")).unwrap());
         assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
-        // And a lone file in src that is linked on the host is split off, never written through.
-        fs::remove_file(src.path().join("b")).unwrap();
-        fs::write(src.path().join("b"), b"other").unwrap();
-        mirror_out(dirfd(src.path()).as_fd(), dirfd(dst.path()).as_fd(), &rules()).unwrap();
-        assert_eq!(fs::read(dst.path().join("a")).unwrap(), b"same");
-        assert_eq!(fs::read(dst.path().join("b")).unwrap(), b"other");
-        assert_eq!(fs::metadata(dst.path().join("a")).unwrap().nlink(), 1);
+        // A program that gives "b" content of its own splits it off, never writes through.
+        round(host.path(), &rules(), |copy| {
+            fs::remove_file(copy.join("b")).unwrap();
+            fs::write(copy.join("b"), b"other").unwrap();
+        })
+        .unwrap();
+        assert_eq!(fs::read(host.path().join("a")).unwrap(), b"same");
+        assert_eq!(fs::read(host.path().join("b")).unwrap(), b"other");
+        assert_eq!(fs::metadata(host.path().join("a")).unwrap().nlink(), 1);
     }
 
     #[test]

@@ -56,7 +56,8 @@ fn a_rw_bind_inside_the_box_is_refused() {
 
 #[test]
 fn system_directories_cannot_be_lent() {
-    for d in ["/", "/etc", "/usr", "/root"] {
+    // Resolved first: /bin is /usr/bin here, and everything under a system tree counts.
+    for d in ["/", "/etc", "/usr", "/root", "/bin", "/usr/bin", "/var/lib", "/run", "/tmp"] {
         let err = Command::new("/bin/true").box_dir(d).run().unwrap_err().to_string();
         assert!(err.contains("system directory"), "{d}: {err}");
     }
@@ -225,4 +226,56 @@ fn files_the_program_did_not_touch_come_back_unchanged_and_new_ones_are_not_root
     let owner_expected = if before.uid() == 0 { sandbox::DEFAULT_HOST_ID } else { before.uid() };
     assert_eq!(new.uid(), owner_expected);
     assert_eq!(std::fs::read_to_string(dir.path().join("new")).unwrap(), "new\n");
+}
+
+#[test]
+fn the_copy_back_changes_only_what_the_program_changed() {
+    let (dir, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let d = dir.path();
+    // What the copy-in skips (a fifo, a socket, a device), a file with a second name
+    // outside the box, a group-shared setgid directory, and a mount inside the box.
+    nix::unistd::mkfifo(&d.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let _sock = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
+    let null = nix::sys::stat::makedev(1, 3);
+    nix::sys::stat::mknod(
+        &d.join("null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        null,
+    )
+    .unwrap();
+    std::fs::write(d.join("linked"), "shared\n").unwrap();
+    std::fs::hard_link(d.join("linked"), outside.path().join("other-name")).unwrap();
+    std::fs::create_dir(d.join("group")).unwrap();
+    std::fs::set_permissions(d.join("group"), std::fs::Permissions::from_mode(0o2775)).unwrap();
+    std::fs::write(d.join("group/notes"), "n\n").unwrap();
+    std::fs::create_dir(d.join("mnt")).unwrap();
+    nix::mount::mount(Some("tmpfs"), &d.join("mnt"), Some("tmpfs"), nix::mount::MsFlags::empty(), None::<&str>)
+        .unwrap();
+    std::fs::write(d.join("mnt/on-the-mount"), "m\n").unwrap();
+    let linked = std::fs::metadata(d.join("linked")).unwrap();
+
+    // A program that only reads leaves the host as it was: no entry removed, rewritten or
+    // re-owned, no mode changed.
+    let r = run(sh("cat /box/linked /box/group/notes > /dev/null").box_dir(d));
+    let after = std::fs::metadata(d.join("linked")).unwrap();
+    let group = std::fs::metadata(d.join("group")).unwrap();
+    let left: Vec<bool> =
+        ["fifo", "sock", "null", "mnt/on-the-mount"].iter().map(|n| d.join(n).symlink_metadata().is_ok()).collect();
+    nix::mount::umount(&d.join("mnt")).unwrap();
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert_eq!(left, [true; 4]);
+    assert_eq!((after.ino(), after.nlink(), after.uid()), (linked.ino(), 2, linked.uid()));
+    assert_eq!(group.mode() & 0o7777, 0o2775);
+
+    // A program that empties its box removes only what it was lent.
+    nix::unistd::mkfifo(&d.join("mnt/fifo-inside"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let r = run(sh("rm -rf /box/* ; ls -A /box").box_dir(d));
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    let mut names: Vec<_> =
+        std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    // mnt stays with the fifo the copy-in skipped.
+    assert_eq!(names, ["fifo", "mnt", "null", "sock"]);
+    assert_eq!(std::fs::read_to_string(outside.path().join("other-name")).unwrap(), "shared\n");
 }
