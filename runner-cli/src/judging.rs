@@ -2,6 +2,7 @@
 //! progress line on a terminal, JSON, JUnit XML). The judging itself is the `judge` crate's.
 
 use crate::args::JudgeArgs;
+use crate::out::{err, errln, outln};
 use anyhow::{bail, Context};
 use judge::rootfs;
 use judge::{Event, Judgement, Verdict};
@@ -40,19 +41,19 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
     let human = !a.json;
     let show_diff = a.show_diff;
     let mut on_event = |e: &Event| match e {
-        Event::Compiling if progress => eprint!("\rcompiling…"),
+        Event::Compiling if progress => err!("\rcompiling…"),
         Event::Compiled(c) if human => {
             if progress {
-                eprint!("\r\x1b[K");
+                err!("\r\x1b[K");
             }
-            eprintln!("compile: {} ({:.3} s)", c.status, c.time_us as f64 / 1e6);
+            errln!("compile: {} ({:.3} s)", c.status, c.time_us as f64 / 1e6);
         }
         Event::TestStarted { index, total, name } if progress => {
-            eprint!("\r\x1b[K[{}/{total}] test {name}…", index + 1)
+            err!("\r\x1b[K[{}/{total}] test {name}…", index + 1)
         }
         Event::TestFinished { result: t, .. } if human => {
             if progress {
-                eprint!("\r\x1b[K");
+                err!("\r\x1b[K");
             }
             let mut line = format!(
                 "test {:<12} {:<18} {:>7.3} s {:>8.1} MiB",
@@ -64,9 +65,9 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
             if let Some(m) = &t.message {
                 line.push_str(&format!("  {m}"));
             }
-            println!("{line}");
+            outln!("{line}");
             if let (true, Some(d)) = (show_diff, &t.diff) {
-                println!("  line {}: expected {:?}, got {:?}", d.line, d.expected, d.actual);
+                outln!("  line {}: expected {:?}, got {:?}", d.line, d.expected, d.actual);
             }
         }
         _ => {}
@@ -90,11 +91,11 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         if !a.show_diff {
             strip_diffs(&mut value);
         }
-        println!("{value}");
+        outln!("{value}");
     } else {
         if j.verdict == Verdict::CompilationError {
             if let Some(c) = &j.compile {
-                eprint!("{}", c.output);
+                err!("{}", c.output);
             }
         }
         let passed = j.tests.iter().filter(|t| t.verdict == Verdict::Accepted).count();
@@ -102,7 +103,7 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         if let Some(f) = &j.first_failed {
             line.push_str(&format!(", first failed: {f}"));
         }
-        println!("{line})");
+        outln!("{line})");
     }
     Ok(ExitCode::from(match j.verdict {
         Verdict::Accepted => 0,
@@ -190,7 +191,7 @@ pub fn languages(json: bool, packages: bool, dir: Option<&std::path::Path>) -> a
             rows.iter().filter(|(_, a)| a.is_err()).flat_map(|(p, _)| p.packages.iter().map(String::as_str)).collect();
         pkgs.sort();
         pkgs.dedup();
-        println!("{}", pkgs.join(" "));
+        outln!("{}", pkgs.join(" "));
         return Ok(ExitCode::SUCCESS);
     }
     if json {
@@ -204,12 +205,12 @@ pub fn languages(json: bool, packages: bool, dir: Option<&std::path::Path>) -> a
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
     } else {
         for (p, a) in &rows {
             match a {
-                Ok(v) => println!("{:<12} {:<28} {v}", p.id, p.name),
-                Err(why) => println!("{:<12} {:<28} unavailable: {why}", p.id, p.name),
+                Ok(v) => outln!("{:<12} {:<28} {v}", p.id, p.name),
+                Err(why) => outln!("{:<12} {:<28} unavailable: {why}", p.id, p.name),
             }
         }
     }
@@ -222,24 +223,24 @@ pub fn rootfs_cmd(action: crate::args::RootfsAction, cache: Option<&std::path::P
     match action {
         RootfsAction::Build { name, recipes } => {
             let recipe = rootfs::recipe(&name, recipes.as_deref())?;
-            eprintln!(
+            errln!(
                 "building rootfs {name} ({} + {}) in {}…",
                 recipe.variant,
                 recipe.packages.join(", "),
                 cache.display()
             );
             let b = rootfs::build(&recipe, &cache)?;
-            println!("built {name}: {:.1} MiB in {:.1} s", b.bytes as f64 / (1u64 << 20) as f64, b.build_seconds);
+            outln!("built {name}: {:.1} MiB in {:.1} s", b.bytes as f64 / (1u64 << 20) as f64, b.build_seconds);
         }
         RootfsAction::List { json } => {
             let built = rootfs::list(&cache);
             if json {
-                println!("{}", serde_json::to_string(&built)?);
+                outln!("{}", serde_json::to_string(&built)?);
             } else if built.is_empty() {
-                println!("no rootfs built in {} (shipped recipes: {})", cache.display(), rootfs::shipped().join(", "));
+                outln!("no rootfs built in {} (shipped recipes: {})", cache.display(), rootfs::shipped().join(", "));
             } else {
                 for b in built {
-                    println!(
+                    outln!(
                         "{:<12} {:>8.1} MiB  built {} ({:.1} s)  {}",
                         b.recipe.name,
                         b.bytes as f64 / (1u64 << 20) as f64,
@@ -252,7 +253,7 @@ pub fn rootfs_cmd(action: crate::args::RootfsAction, cache: Option<&std::path::P
         }
         RootfsAction::Remove { name } => {
             rootfs::remove(&cache, &name)?;
-            println!("removed {name}");
+            outln!("removed {name}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,9 +4,11 @@
 mod args;
 mod interrupt;
 mod judging;
+mod out;
 
 use anyhow::Context;
 use clap::Parser;
+use out::{errln, outln};
 use std::process::ExitCode;
 
 /// Exit status when the runner itself failed (bad arguments, setup failure).
@@ -26,17 +28,21 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            eprintln!("runner: {}", args::one_line(&e.to_string()));
+            errln!("runner: {}", args::one_line(&e.to_string()));
             return ExitCode::from(RUNNER_FAILED);
         }
     };
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("runner: {e:#}");
+            errln!("runner: {e:#}");
             ExitCode::from(RUNNER_FAILED)
         }
+    };
+    if out::stdout_failed() {
+        return ExitCode::from(RUNNER_FAILED);
     }
+    code
 }
 
 fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
@@ -49,13 +55,13 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Cmd::Cleanup { shared_network } => {
             let c = sandbox::cleanup();
             for p in c.cgroups.iter().chain(&c.root_dirs) {
-                println!("removed {}", p.display());
+                outln!("removed {}", p.display());
             }
-            println!("cleanup: {} cgroups, {} directories removed", c.cgroups.len(), c.root_dirs.len());
+            outln!("cleanup: {} cgroups, {} directories removed", c.cgroups.len(), c.root_dirs.len());
             if shared_network {
                 match sandbox::remove_shared_network() {
-                    Some(p) => println!("removed the shared network namespace {}", p.display()),
-                    None => println!("no shared network namespace to remove"),
+                    Some(p) => outln!("removed the shared network namespace {}", p.display()),
+                    None => outln!("no shared network namespace to remove"),
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -71,36 +77,100 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     // live runner.
     sandbox::sweep_cgroups();
     // The report file is opened now, before the program exists, and never where the
-    // program can write: written after the run through this fd, not by path.
+    // program can write: written after the run through this fd, not by path. It is emptied
+    // only when the report is written: a run that fails before leaves a file that was there
+    // as it was, and removes one it made.
     let mut report_file = match &report_path {
         Some(path) => {
             sandbox::check_output_path(&config, path).map_err(|e| anyhow::anyhow!("--report: {e}"))?;
-            Some(sandbox::open_output_file(path).with_context(|| format!("--report {}", path.display()))?)
+            for (stream, name) in [(&config.stdout, "--stdout"), (&config.stderr, "--stderr")] {
+                if matches!(stream, sandbox::Stdio::File(f) if sandbox::same_file(f, path)) {
+                    anyhow::bail!(
+                        "--report {} is also the {name} file: give the report a file of its own",
+                        path.display()
+                    );
+                }
+            }
+            Some(ReportFile::open(path).with_context(|| format!("--report {}", path.display()))?)
         }
         None => None,
     };
     let cancel = sandbox::Cancel::new().context("creating the cancel eventfd")?;
     interrupt::install(&cancel);
-    let report = sandbox::Command::from_config(config).run_cancellable(&cancel)?;
+    let (report, failure) = match sandbox::Command::from_config(config).run_cancellable(&cancel) {
+        Ok(report) => (report, None),
+        // The run happened; its report is written as usual, and the runner then fails.
+        Err(sandbox::Error::WriteBack { message, report }) => (*report, Some(message)),
+        Err(e) => {
+            if let Some(f) = report_file.take() {
+                f.discard();
+            }
+            return Err(e.into());
+        }
+    };
     let text = report.to_json();
     if let (Some(f), Some(path)) = (report_file.as_mut(), &report_path) {
-        use std::io::Write;
-        f.write_all(format!("{text}\n").as_bytes()).with_context(|| format!("--report {}", path.display()))?;
+        f.write(&text).with_context(|| format!("--report {}", path.display()))?;
     }
     if !json {
         if let Some(weak) = report.enforced.get("memory").filter(|m| m.starts_with("WEAK")) {
-            eprintln!("runner: warning: memory is not really limited here: {weak}; see `runner doctor`");
+            errln!("runner: warning: memory is not really limited here: {weak}; see `runner doctor`");
         }
     }
     if json {
-        println!("{text}");
+        outln!("{text}");
     } else if report.status != sandbox::Status::Ok && report.status != sandbox::Status::NonzeroExit {
-        eprintln!("runner: {}", summary(&report));
+        errln!("runner: {}", summary(&report));
+    }
+    if let Some(message) = failure {
+        errln!("runner: {message}");
+        return Ok(ExitCode::from(RUNNER_FAILED));
     }
     if let Some(sig) = interrupt::received() {
         return Ok(ExitCode::from(128 + sig as u8));
     }
     Ok(ExitCode::from(exit_status(&report)))
+}
+
+/// The `--report` file, opened before the run without emptying it.
+struct ReportFile {
+    file: std::fs::File,
+    /// The path, when this run created the file (removed again if no report comes).
+    created: Option<std::path::PathBuf>,
+}
+
+impl ReportFile {
+    fn open(path: &std::path::Path) -> std::io::Result<ReportFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let options = |new: bool| {
+            let mut o = std::fs::File::options();
+            o.write(true).mode(0o644).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+            if new {
+                o.create_new(true);
+            }
+            o
+        };
+        match options(true).open(path) {
+            Ok(file) => Ok(ReportFile { file, created: Some(path.to_path_buf()) }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(ReportFile { file: options(false).open(path)?, created: None })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write(&mut self, text: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.set_len(0)?;
+        self.file.write_all(format!("{text}\n").as_bytes())
+    }
+
+    /// No report will come: a file this run made goes again.
+    fn discard(self) {
+        if let Some(path) = self.created {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// The program's own status when it exited by itself, 128+N when signal N ended it, 125 when
@@ -136,25 +206,25 @@ fn summary(r: &sandbox::Report) -> String {
 fn doctor(json: bool) -> ExitCode {
     let h = sandbox::doctor();
     if json {
-        println!("{}", serde_json::to_string(&h).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&h).unwrap_or_default());
     } else {
-        println!("kernel           {}", h.kernel);
-        println!("mode             {}", h.mode);
-        println!("cgroup           {} — {}", h.cgroup, h.cgroup_detail);
-        println!("user namespaces  {}", h.user_namespaces);
-        println!("seccomp          {}", h.seccomp);
-        println!(
+        outln!("kernel           {}", h.kernel);
+        outln!("mode             {}", h.mode);
+        outln!("cgroup           {} — {}", h.cgroup, h.cgroup_detail);
+        outln!("user namespaces  {}", h.user_namespaces);
+        outln!("seccomp          {}", h.seccomp);
+        outln!(
             "landlock         {}",
             if h.landlock_abi > 0 { format!("ABI {}", h.landlock_abi) } else { "unavailable".into() }
         );
-        println!("trial run        {}", h.trial_run);
+        outln!("trial run        {}", h.trial_run);
         for a in &h.advice {
-            println!("advice           {a}");
+            outln!("advice           {a}");
         }
         if !h.enforced.is_empty() {
-            println!("a run here enforces:");
+            outln!("a run here enforces:");
             for (k, v) in &h.enforced {
-                println!("  {k:<12} {v}");
+                outln!("  {k:<12} {v}");
             }
         }
     }

@@ -52,7 +52,7 @@ pub use report::{CgroupVersion, PeakMemorySource, Report, Status};
 pub use seccomp::Policy;
 pub use spawn::Cancel;
 pub use state::{cleanup, sweep_cgroups, Cleanup};
-pub use streams::open_output_file;
+pub use streams::{open_output_file, same_file};
 pub use validate::check_output_path;
 pub use warm::Environment;
 
@@ -80,6 +80,16 @@ pub enum Error {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// The run ended, but what it left in its box or rw binds could not all be copied back
+    /// to the host (`message` names the entry and the error; what was copied before it
+    /// stays). `report` is the run's report, as it would have been.
+    #[error("{message}")]
+    WriteBack {
+        /// What failed.
+        message: String,
+        /// The run's report.
+        report: Box<Report>,
     },
 }
 

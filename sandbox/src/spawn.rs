@@ -166,6 +166,7 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         Err(report) => return Ok(*report),
     };
     // Every process of the run is gone: what it left in the scratch is safe to read.
+    let mut write_back_failed = None;
     if let Some(lent) = &lent {
         if let Some(note) = lent.exhausted() {
             ending.output_over = true;
@@ -175,10 +176,9 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
             ending.file_size_hit = lent.has_file_of(limit);
         }
         if cfg.write_back {
-            if let Err(e) = lent.write_back() {
-                ending.output_over = true;
-                ending.disk_note = Some(e);
-            }
+            // Not the program's doing: the run's report stays what it is, and the caller
+            // gets the failure with it.
+            write_back_failed = lent.write_back().err();
         }
     } else if let (Some(limit), Some(dir)) = (cfg.limits.file_size_bytes, &cfg.box_dir) {
         ending.file_size_hit = crate::scratch::largest_file_in(dir).is_some_and(|s| s >= limit);
@@ -195,6 +195,9 @@ pub(crate) fn run(cfg: &RunConfig, cancel: Option<&Cancel>) -> Result<Report, Er
         report.enforced.insert("host_id".into(), format!("{host_id} (this run's own unprivileged host uid/gid)"));
     }
     report.enforced.insert("network".into(), netns::describe(shared_net.is_some(), false));
+    if let Some(message) = write_back_failed {
+        return Err(Error::WriteBack { message, report: Box::new(report) });
+    }
     Ok(report)
 }
 

@@ -87,6 +87,18 @@ pub fn open_output_file(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Whether two paths name one file: the same absolute path, or the same inode.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if std::path::absolute(a).ok() == std::path::absolute(b).ok() {
+        return true;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
+}
+
 fn null(write: bool) -> Result<OwnedFd, Error> {
     File::options()
         .read(!write)
@@ -121,8 +133,14 @@ impl Streams {
         let mut out = None;
         let stdout = Self::output(&cfg.stdout, 1, &mut out)?
             .ok_or_else(|| Error::config("stdout cannot be redirected to stdout"))?;
+        // stdout and stderr sent to one file share its pipe, as `>F 2>&1` would: two opens
+        // of it would each write from offset 0 over the other.
+        let stderr_to = match (&cfg.stdout, &cfg.stderr) {
+            (Stdio::File(a), Stdio::File(b)) if same_file(a, b) => &Stdio::Stdout,
+            (_, other) => other,
+        };
         let mut err = None;
-        let stderr = match Self::output(&cfg.stderr, 2, &mut err)? {
+        let stderr = match Self::output(stderr_to, 2, &mut err)? {
             Some(fd) => fd,
             None => stdout.try_clone().map_err(|e| Error::io("dup stdout", e))?,
         };
@@ -197,7 +215,15 @@ impl Streams {
         }
         match &o.sink {
             Sink::Capture => o.captured.extend_from_slice(&chunk[..keep]),
-            Sink::Fd(fd) => write_all(fd, &chunk[..keep]),
+            Sink::Fd(fd) => {
+                if !write_all(fd, &chunk[..keep]) {
+                    // Nobody reads the runner's end any more (`runner run … | head -1`):
+                    // the program's pipe loses its reader too, so its next write meets
+                    // EPIPE or SIGPIPE, as it would without the sandbox in between.
+                    o.pipe = None;
+                    return false;
+                }
+            }
         }
         true
     }
@@ -236,18 +262,23 @@ impl Streams {
     }
 }
 
-fn write_all(fd: &OwnedFd, mut buf: &[u8]) {
+/// Writes `buf` to `fd`; false when `fd` is a pipe nobody reads any more (EPIPE).
+fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> bool {
     while !buf.is_empty() {
         // SAFETY: writes at most buf.len() bytes from `buf`.
         let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr() as *const libc::c_void, buf.len()) };
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+        let err = std::io::Error::last_os_error();
+        if n < 0 && err.kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
+        if n < 0 && err.raw_os_error() == Some(libc::EPIPE) {
+            return false;
+        }
         if n <= 0 {
-            // The destination is gone (a closed pipe, a full disk): the bytes are dropped,
-            // as they would be for the program itself.
-            return;
+            // Another failure (a full disk): the bytes are dropped, and the program goes on.
+            return true;
         }
         buf = &buf[n as usize..];
     }
+    true
 }
