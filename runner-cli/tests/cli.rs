@@ -473,3 +473,69 @@ fn cleanup_removes_the_shared_network_namespace_only_when_asked_and_the_next_run
     assert!(shared_again);
     assert!(mounted());
 }
+
+#[test]
+fn a_stdout_that_fails_is_one_line_and_exit_125_never_a_panic() {
+    let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+    for args in [&["run", "--json", "--", "/bin/true"][..], &["doctor", "--json"], &["languages", "--json"]] {
+        let out = runner().args(args).stdin(Stdio::null()).stdout(full.try_clone().unwrap()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains("writing to stdout failed") && !err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_program_whose_reader_goes_away_gets_sigpipe_not_output_limit() {
+    // The runner's stdout is a pipe whose reader closes after the first bytes (`| head -c1`).
+    let mut child = runner()
+        .args(["run", "--", "/usr/bin/yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + 13), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("output_limit"));
+}
+
+#[test]
+fn stdout_and_stderr_to_one_file_share_it_and_the_report_needs_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("both.txt");
+    let f = f.to_str().unwrap();
+    let out = run(&["run", "--stdout", f, "--stderr", f, "--", "/bin/sh", "-c", "echo out1; echo err >&2; echo out2"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(f).unwrap(), "out1\nerr\nout2\n");
+    let out = run(&["run", "--stdout", f, "--report", f, "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its own"));
+    // A run that cannot start leaves an existing report file as it was and makes none.
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, "earlier\n").unwrap();
+    let fresh = dir.path().join("fresh.json");
+    for r in [&report, &fresh] {
+        let out = run(&["run", "--report", r.to_str().unwrap(), "--dir", "/nonexistent-dir", "--", "/bin/true"]);
+        assert_eq!(out.status.code(), Some(125));
+    }
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "earlier\n");
+    assert!(!fresh.exists());
+}
+
+#[test]
+fn system_directories_are_refused_as_the_box_whatever_the_path_to_them() {
+    for d in ["/bin", "/usr/bin", "/usr/local", "/etc/cron.d", "/run/sandbox", "/var/lib", "/tmp", "/home"] {
+        if !Path::new(d).is_dir() {
+            continue;
+        }
+        let out = run(&["run", "--no-write-back", "--dir", d, "--", "/bin/true"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{d}: {err}");
+        assert!(err.contains("system directory"), "{d}: {err}");
+    }
+}
