@@ -137,7 +137,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
     pub mem: Option<u64>,
     /// Processes + threads.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4_194_304))]
     pub pids: Option<u64>,
     /// Largest file the program may write.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
@@ -218,12 +218,19 @@ impl RunArgs {
             );
         }
         if let Some(dir) = &self.dir {
+            if dir.exists() && !dir.is_dir() {
+                bail!("--dir {}: not a directory", dir.display());
+            }
             if !dir.is_dir() {
                 bail!("--dir {}: no such directory", dir.display());
             }
         }
         if let Some(f) = &self.stdin {
-            if !f.is_file() {
+            // A file, or anything else that reads like one (/dev/null, a pipe from `<(…)`).
+            if f.is_dir() {
+                bail!("--stdin {}: is a directory", f.display());
+            }
+            if !f.exists() {
                 bail!("--stdin {}: no such file", f.display());
             }
         }

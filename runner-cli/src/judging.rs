@@ -49,7 +49,7 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
             errln!("compile: {} ({:.3} s)", c.status, c.time_us as f64 / 1e6);
         }
         Event::TestStarted { index, total, name } if progress => {
-            err!("\r\x1b[K[{}/{total}] test {name}…", index + 1)
+            err!("\r\x1b[K[{}/{total}] test {}…", index + 1, printable(name))
         }
         Event::TestFinished { result: t, .. } if human => {
             if progress {
@@ -65,7 +65,7 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
             if let Some(m) = &t.message {
                 line.push_str(&format!("  {m}"));
             }
-            outln!("{line}");
+            outln!("{}", printable(&line));
             if let (true, Some(d)) = (show_diff, &t.diff) {
                 outln!("  line {}: expected {:?}, got {:?}", d.line, d.expected, d.actual);
             }
@@ -95,7 +95,7 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
     } else {
         if j.verdict == Verdict::CompilationError {
             if let Some(c) = &j.compile {
-                err!("{}", c.output);
+                err!("{}", printable(&c.output));
             }
         }
         let passed = j.tests.iter().filter(|t| t.verdict == Verdict::Accepted).count();
@@ -120,6 +120,32 @@ fn strip_diffs(v: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// `s` with the control characters a submission could use to drive the operator's terminal
+/// (escape sequences, carriage returns, C1 controls) written out as `\u{..}`; newlines and
+/// tabs stay.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' => c.to_string(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// `s` with every character XML 1.0 cannot carry, even escaped (control characters but tab,
+/// newline and carriage return; U+FFFE, U+FFFF), written out as `\u{..}`: a submission's
+/// output or a checker's message must not make the report unreadable.
+fn xml_chars(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c.to_string(),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// One testsuite, one testcase per test that ran; a failure element for each test not
@@ -152,13 +178,13 @@ fn junit_xml(lang: &str, j: &Judgement) -> String {
         f.push_attribute(("type", "compilation_error"));
         let _ = w.write_event(X::Start(f));
         let output = j.compile.as_ref().map(|c| c.output.clone()).unwrap_or_default();
-        let _ = w.write_event(X::Text(BytesText::new(&output)));
+        let _ = w.write_event(X::Text(BytesText::new(&xml_chars(&output))));
         let _ = w.write_event(X::End(BytesEnd::new("failure")));
         let _ = w.write_event(X::End(BytesEnd::new("testcase")));
     }
     for t in &j.tests {
         let mut case = BytesStart::new("testcase");
-        case.push_attribute(("name", t.name.as_str()));
+        case.push_attribute(("name", xml_chars(&t.name).as_str()));
         case.push_attribute(("classname", lang));
         case.push_attribute(("time", format!("{:.3}", t.wall_time_us as f64 / 1e6).as_str()));
         if t.verdict == Verdict::Accepted {
@@ -171,7 +197,7 @@ fn junit_xml(lang: &str, j: &Judgement) -> String {
             Some(m) => format!("{}: {m}", t.verdict),
             None => t.verdict.to_string(),
         };
-        f.push_attribute(("message", message.as_str()));
+        f.push_attribute(("message", xml_chars(&message).as_str()));
         f.push_attribute(("type", t.verdict.as_str()));
         let _ = w.write_event(X::Empty(f));
         let _ = w.write_event(X::End(BytesEnd::new("testcase")));
@@ -262,4 +288,15 @@ pub fn rootfs_cmd(action: crate::args::RootfsAction, cache: Option<&std::path::P
 /// The build time, RFC 3339 in UTC.
 fn format_time(secs: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_written_out_for_terminals_and_xml() {
+        assert_eq!(printable("a\u{1b}[2Jb\r\n\tc\u{85}"), "a\\u{1b}[2Jb\\u{d}\n\tc\\u{85}");
+        assert_eq!(xml_chars("a\u{1}\r\n\u{fffe}é"), "a\\u{1}\r\n\\u{fffe}é");
+    }
 }

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            errln!("runner: {e:#}");
+            errln!("runner: {}", chain_text(&e));
             ExitCode::from(RUNNER_FAILED)
         }
     };
@@ -130,6 +130,23 @@ fn run_one(a: args::RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(128 + sig as u8));
     }
     Ok(ExitCode::from(exit_status(&report)))
+}
+
+/// The error and its causes on one line, a cause left out when the text before already ends
+/// with it (an error that shows its source and also gives it as its cause).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The `--report` file, opened before the run without emptying it.

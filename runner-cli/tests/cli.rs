@@ -539,3 +539,21 @@ fn system_directories_are_refused_as_the_box_whatever_the_path_to_them() {
         assert!(err.contains("system directory"), "{d}: {err}");
     }
 }
+
+#[test]
+fn a_name_set_twice_in_env_keeps_its_last_value_and_stdin_may_be_any_readable_file() {
+    let out = run(&["run", "--env", "A=1", "--env", "B=x", "--env", "A=2", "--", "/usr/bin/env"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.starts_with("A=")).collect::<Vec<_>>(), ["A=2"], "{text}");
+    // /dev/null, and a symlink outside any lent directory, are the caller's own to name.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("real"), "through a link\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+    let out = run(&["run", "--stdin", "/dev/null", "--", "/bin/cat"]);
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(0), 0));
+    let out = run(&["run", "--stdin", dir.path().join("link").to_str().unwrap(), "--", "/bin/cat"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through a link\n");
+    let out = run(&["run", "--stdin", dir.path().to_str().unwrap(), "--", "/bin/cat"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+}

@@ -404,7 +404,15 @@ fn base_landlock_paths() -> Vec<(CString, bool, bool)> {
 type ProgramPart = (Vec<CString>, Vec<CString>, Vec<CString>);
 
 fn program_part(cfg: &RunConfig) -> Result<ProgramPart, Error> {
-    let mut env: Vec<(OsString, OsString)> = cfg.env.clone();
+    // A name set twice keeps its last value, in the place of its first (as `env A=1 A=2`
+    // would): two entries of one name mean different things to different programs.
+    let mut env: Vec<(OsString, OsString)> = Vec::with_capacity(cfg.env.len() + 1);
+    for (k, v) in &cfg.env {
+        match env.iter_mut().find(|(seen, _)| seen == k) {
+            Some(entry) => entry.1 = v.clone(),
+            None => env.push((k.clone(), v.clone())),
+        }
+    }
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
     }

@@ -42,6 +42,9 @@ pub(crate) fn refusal(p: &Path) -> Option<&'static str> {
     }
 }
 
+/// The most processes a pids limit can name: the kernel's PID_MAX_LIMIT on 64-bit.
+const MAX_PIDS: u64 = 4 << 20;
+
 /// The host paths a run lends read-write, canonical: the box first, then rw binds.
 pub(crate) fn lent_paths(cfg: &RunConfig) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
@@ -76,6 +79,9 @@ pub(crate) fn check(cfg: &RunConfig) -> Result<(), Error> {
     }
     if l.pids == Some(0) {
         return Err(Error::config("the pids limit must be at least 1"));
+    }
+    if let Some(n) = l.pids.filter(|n| *n > MAX_PIDS) {
+        return Err(Error::config(format!("the pids limit {n} is above the kernel's most, {MAX_PIDS}")));
     }
     if let Some(image) = &cfg.rootfs {
         if !image.join("usr").is_dir() {
@@ -135,7 +141,7 @@ fn check_output_in(lent: &[PathBuf], path: &Path) -> Result<(), String> {
 
 /// Opens the stdin file. Under a lent directory every name may have been planted by an
 /// earlier run, so there no component may be a symlink (openat2 RESOLVE_NO_SYMLINKS);
-/// elsewhere the last component may not be.
+/// elsewhere it is the caller's own path, opened as given (/dev/stdin, a pipe from `<(…)`).
 pub(crate) fn open_stdin(cfg: &RunConfig) -> Result<Option<OwnedFd>, Error> {
     let Stdio::File(path) = &cfg.stdin else { return Ok(None) };
     let what = || format!("stdin file {}", path.display());
@@ -149,7 +155,7 @@ pub(crate) fn open_stdin(cfg: &RunConfig) -> Result<Option<OwnedFd>, Error> {
     let fd = if under.is_some() {
         sys::openat2(libc::AT_FDCWD, &c, flags, sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS)
     } else {
-        sys::openat2(libc::AT_FDCWD, &c, flags | libc::O_NOFOLLOW, 0)
+        sys::openat2(libc::AT_FDCWD, &c, flags, 0)
     }
     .map_err(|e| Error::io(what(), e))?;
     let meta = std::fs::File::from(fd.try_clone().map_err(|e| Error::io(what(), e))?)
@@ -215,6 +221,9 @@ mod tests {
         c.limits.cpu_time_us = None;
         c.limits.memory_bytes = Some(4096);
         assert!(check(&c).unwrap_err().to_string().contains("8 MiB"));
+        c.limits.memory_bytes = None;
+        c.limits.pids = Some(99_999_999_999);
+        assert!(check(&c).unwrap_err().to_string().contains("4194304"));
     }
 
     #[test]
