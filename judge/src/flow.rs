@@ -434,12 +434,19 @@ impl CustomChecker {
             _ => Verdict::InternalError,
         };
         let message = match (verdict, r.exit_code) {
-            (Verdict::InternalError, _) => Some(format!(
-                "checker failed ({}, exit {:?}): {}",
-                r.status.as_str(),
-                r.exit_code,
-                message.unwrap_or_default()
-            )),
+            (Verdict::InternalError, _) => {
+                // What the checker said, else why its run failed (a setup error's message).
+                let why = message.filter(|m| !m.trim().is_empty()).or_else(|| r.message.clone());
+                let how = match (r.exit_code, r.signal) {
+                    (Some(code), _) => format!("{}, exit code {code}", r.status.as_str()),
+                    (None, Some(sig)) => format!("{}, signal {sig}", r.status.as_str()),
+                    (None, None) => r.status.as_str().to_string(),
+                };
+                Some(match why {
+                    Some(why) => format!("checker failed ({how}): {why}"),
+                    None => format!("checker failed ({how})"),
+                })
+            }
             (_, Some(7)) => Some(format!("points: {}", message.unwrap_or_default())),
             _ => message,
         };
