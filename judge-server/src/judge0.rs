@@ -143,6 +143,41 @@ fn number(v: &serde_json::Value, field: &str, default: f64, max: f64) -> Result<
     }
 }
 
+/// Judge0's defaults and bounds that this server applies (as `/config_info` says).
+const WALL_TIME_LIMIT: f64 = 10.0;
+const MAX_WALL_TIME_LIMIT: f64 = 20.0;
+const MAX_FILE_SIZE_KB: f64 = 1024.0;
+const MAX_MAX_FILE_SIZE_KB: f64 = 4096.0;
+const MIN_MEMORY_LIMIT_KB: f64 = 2048.0;
+
+/// Refuses, naming the field as Judge0 does (422), what `/config_info` says is off here or
+/// what this server does not do, instead of accepting it and judging without it.
+fn refuse_unsupported(v: &serde_json::Value) -> Result<(), ApiError> {
+    let set = |f: &str| match v.get(f) {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    for (field, why) in [
+        ("compiler_options", "setting compiler options is not allowed"),
+        ("command_line_arguments", "setting command line arguments is not allowed"),
+        ("additional_files", "setting additional files is not allowed"),
+        ("enable_network", "enabling network is not allowed"),
+        ("redirect_stderr_to_stdout", "redirecting stderr to stdout is not supported here"),
+        ("enable_per_process_and_thread_time_limit", "per-process time limits are not allowed"),
+        ("enable_per_process_and_thread_memory_limit", "per-process memory limits are not allowed"),
+    ] {
+        if set(field) {
+            return Err(ApiError::field(field, why));
+        }
+    }
+    match v.get("number_of_runs") {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(n) if n.as_f64() == Some(1.0) => Ok(()),
+        Some(_) => Err(ApiError::field("number_of_runs", "must be less than or equal to 1")),
+    }
+}
+
 /// A Judge0 submission request turned into a job (and the request kept for `fields=*`).
 fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde_json::Value), ApiError> {
     if !v.is_object() {
@@ -151,10 +186,15 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
     let source = text(v, "source_code", b64)?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::field("source_code", "can't be blank"))?;
-    let lang = v
-        .get("language_id")
-        .and_then(|x| x.as_u64())
-        .ok_or_else(|| ApiError::field("language_id", "can't be blank"))?;
+    // A number, or a string holding one (as Judge0's Rails API takes it).
+    let lang = match v.get("language_id") {
+        None | Some(serde_json::Value::Null) => return Err(ApiError::field("language_id", "can't be blank")),
+        Some(x) => x
+            .as_u64()
+            .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| ApiError::field("language_id", "is not a number"))?,
+    };
+    refuse_unsupported(v)?;
     let profile = profile_for(work, lang)
         .ok_or_else(|| ApiError::field("language_id", format!("language with id {lang} doesn't exist")))?;
     if let Err(why) = work.availability(&profile.id) {
@@ -164,8 +204,13 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
     let expected = text(v, "expected_output", b64)?;
     crate::native::check_source_size(&work.maxima, "source_code", source.len())?;
     let cpu = number(v, "cpu_time_limit", 5.0_f64.min(work.maxima.time_s), work.maxima.time_s)?;
+    let wall = number(v, "wall_time_limit", WALL_TIME_LIMIT, MAX_WALL_TIME_LIMIT)?;
     let max_kb = (work.maxima.memory / 1024) as f64;
     let memory_kb = number(v, "memory_limit", 128_000.0_f64.min(max_kb), max_kb)?;
+    if memory_kb < MIN_MEMORY_LIMIT_KB {
+        return Err(ApiError::field("memory_limit", format!("must be greater than or equal to {MIN_MEMORY_LIMIT_KB}")));
+    }
+    let file_kb = number(v, "max_file_size", MAX_FILE_SIZE_KB, MAX_MAX_FILE_SIZE_KB)?;
     let job = Job {
         language: profile.id.clone(),
         files: vec![("main".into(), source.clone())],
@@ -173,13 +218,18 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
         checker_source: None,
         tests: vec![(stdin.clone(), expected.clone())],
         time_us: (cpu * 1e6) as u64,
+        wall_time_us: Some((wall * 1e6) as u64),
         memory_bytes: ((memory_kb * 1024.0) as u64).max(16 << 20),
+        // Judge0 writes the program's output to files of at most max_file_size: past it
+        // the run is SIGXFSZ (status 8), here output_limit, shown as 8.
+        output_bytes: Some((file_kb * 1024.0) as u64),
         fail_fast: true,
         keep_output: true,
     };
     let kept = serde_json::json!({
         "source_code": source, "language_id": lang, "stdin": stdin, "expected_output": expected,
-        "cpu_time_limit": cpu, "memory_limit": memory_kb, "callback_url": v.get("callback_url"),
+        "cpu_time_limit": cpu, "wall_time_limit": wall, "memory_limit": memory_kb, "max_file_size": file_kb,
+        "callback_url": v.get("callback_url"),
     });
     Ok((job, kept))
 }
@@ -262,7 +312,9 @@ fn render(row: &Row, b64: bool, fields: &[&str]) -> Result<serde_json::Value, Ap
         "wall_time": secs(&t["wall_time_us"]),
         "memory": t["peak_memory_bytes"].as_u64().map(|b| b / 1024),
         "cpu_time_limit": req["cpu_time_limit"],
+        "wall_time_limit": req["wall_time_limit"],
         "memory_limit": req["memory_limit"],
+        "max_file_size": req["max_file_size"],
         "callback_url": req["callback_url"],
         "number_of_runs": 1,
         "language": {"id": req["language_id"]},
@@ -362,7 +414,15 @@ async fn create(
         }
     }
     let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
-    Ok((StatusCode::CREATED, Json(render(&row, b64, &fields)?)).into_response())
+    match render(&row, b64, &fields) {
+        Ok(v) => Ok((StatusCode::CREATED, Json(v)).into_response()),
+        // The submission exists and was judged: its token, and why it cannot be shown as
+        // text (as Judge0 answers), so that the client asks again instead of resubmitting.
+        Err(e) => {
+            let why = e.body()["error"].as_str().unwrap_or("the result cannot be shown").to_string();
+            Ok((StatusCode::CREATED, Json(serde_json::json!({"token": id, "error": why}))).into_response())
+        }
+    }
 }
 
 async fn show(
@@ -419,10 +479,9 @@ async fn show_batch(
     let mut out = Vec::new();
     for t in tokens.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match work.store.get(t).map_err(ApiError::internal)? {
-            // Anyone else's token makes the whole batch "not found", as a single one would.
-            Some(row) if !caller.may_see(row.request["owner"].as_str()) => {
-                return Err(ApiError::not_found("submission"));
-            }
+            // Anyone else's token is unknown to this caller: null, as for a token that does
+            // not exist, so that the answer does not tell the two apart.
+            Some(row) if !caller.may_see(row.request["owner"].as_str()) => out.push(serde_json::Value::Null),
             Some(row) => out.push(render(&row, truthy(&p.base64_encoded), &fields)?),
             None => out.push(serde_json::Value::Null),
         }

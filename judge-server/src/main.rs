@@ -7,6 +7,7 @@ mod callbacks;
 mod error;
 mod judge0;
 mod native;
+mod serve;
 mod store;
 mod work;
 
@@ -139,8 +140,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             cfg.listen
         );
     }
-    // Cgroups a killed earlier server left behind go first (never a live runner's).
+    // Cgroups and test directories a killed earlier server left behind go first (never a
+    // live one's).
     sandbox::sweep_cgroups();
+    work::sweep_test_dirs();
     let store = store::Store::open(&cfg.db).map_err(|e| anyhow::anyhow!("--db {}: {e:#}", cfg.db.display()))?;
     let profiles = judge::Profiles::load(cfg.profiles.as_deref())?;
     let workers = cfg.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -191,14 +194,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     // submissions finish within the grace period. Open requests (a `wait`, an event
     // stream) are not waited for: their submissions stay in the store.
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(async move {
-        // The peer's address reaches the handlers: the rate limit keys anonymous clients by it.
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopping.await;
-            })
-            .await
-    });
+    let mut server = tokio::spawn(serve::serve(listener, app, async move {
+        let _ = stopping.await;
+    }));
     tokio::select! {
         _ = shutdown() => {}
         ended = &mut server => {
@@ -227,6 +225,7 @@ fn app(work: Arc<work::Work>, max_body: usize) -> axum::Router {
         .merge(judge0::router())
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&work), auth::check))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(max_body, serve::read_body))
         .with_state(work)
 }
 

@@ -248,7 +248,9 @@ async fn create(
         checker,
         checker_source,
         time_us,
+        wall_time_us: None,
         memory_bytes,
+        output_bytes: None,
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
@@ -413,12 +415,20 @@ async fn enqueue_as(
                     "was already used with a different request body; use a new key for a new submission",
                 ));
             }
-            let row = work
-                .store
-                .get(&earlier)
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| ApiError::not_found("submission"))?;
-            return Ok((StatusCode::OK, Json(view(&row))).into_response());
+            // With `wait`, a retry waits for the earlier submission's end as the first
+            // request did (subscribed before looking, so that the end cannot slip between).
+            let (_, mut earlier_rx) = work.hub.subscribe(&earlier);
+            let get = || {
+                work.store.get(&earlier).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))
+            };
+            let mut row = get();
+            if wait && row.as_ref().is_ok_and(|r| r.finished_at.is_none()) {
+                wait_for_done(&mut earlier_rx).await;
+                row = get();
+            }
+            drop(earlier_rx);
+            work.hub.unsubscribe(&earlier);
+            return Ok((StatusCode::OK, Json(view(&row?))).into_response());
         }
         Err(Refused::Full) => {
             forget(rx);
@@ -432,6 +442,13 @@ async fn enqueue_as(
     if !wait {
         return Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"id": id, "status": "queued"}))).into_response());
     }
+    wait_for_done(&mut rx).await;
+    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
+    Ok((StatusCode::OK, Json(view(&row))).into_response())
+}
+
+/// Waits for a submission's `done` event (or its channel's end).
+async fn wait_for_done(rx: &mut tokio::sync::broadcast::Receiver<String>) {
     loop {
         match rx.recv().await {
             Ok(ev) if ev.contains("\"event\":\"done\"") => break,
@@ -440,8 +457,6 @@ async fn enqueue_as(
             Err(_) => break,
         }
     }
-    let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
-    Ok((StatusCode::OK, Json(view(&row))).into_response())
 }
 
 /// Whether a submission's tests are a problem's hidden ones (then no test content, such as
@@ -639,7 +654,9 @@ async fn run(
         checker: "any".into(),
         checker_source: None,
         time_us,
+        wall_time_us: None,
         memory_bytes,
+        output_bytes: None,
         fail_fast: true,
         keep_output: true,
     };

@@ -58,8 +58,14 @@ pub struct Job {
     pub checker_source: Option<(String, String)>,
     /// CPU time per test, µs.
     pub time_us: u64,
+    /// Wall time per test, µs (else 3 × CPU + 1 s).
+    #[serde(default)]
+    pub wall_time_us: Option<u64>,
     /// Memory per test, bytes.
     pub memory_bytes: u64,
+    /// Output kept per test, bytes (else 16 MiB).
+    #[serde(default)]
+    pub output_bytes: Option<u64>,
     /// Stop at the first failure.
     pub fail_fast: bool,
     /// Keep stdout/stderr of each test in the result.
@@ -523,7 +529,12 @@ impl Work {
         request: &serde_json::Value,
         cancel: Option<Arc<sandbox::Cancel>>,
     ) -> anyhow::Result<serde_json::Value> {
-        let dir = tempfile::Builder::new().prefix("judge-server-tests-").tempdir()?;
+        // Hidden tests: only the server (root or the user running it) may read them, and a
+        // server killed mid-judging leaves them to the next start's sweep (`sweep_test_dirs`).
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{TEST_DIR_PREFIX}{}-", std::process::id()))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()?;
         let mut tests = Vec::new();
         let mut any_expected = false;
         for (i, (stdin, expected)) in job.tests.iter().enumerate() {
@@ -549,8 +560,14 @@ impl Work {
             _ if !any_expected => CheckerSpec::Any,
             (c, None) => c.parse().map_err(|e: String| anyhow::anyhow!(e))?,
         };
-        let problem =
-            Problem { tests, time_us: job.time_us, memory_bytes: job.memory_bytes, output_bytes: 16 << 20, checker };
+        let problem = Problem {
+            tests,
+            time_us: job.time_us,
+            wall_time_us: job.wall_time_us,
+            memory_bytes: job.memory_bytes,
+            output_bytes: job.output_bytes.unwrap_or(16 << 20),
+            checker,
+        };
         let sub = judge::Submission {
             language: job.language.clone(),
             sources: job.files.iter().map(|(n, c)| (n.clone(), c.as_bytes().to_vec())).collect(),
@@ -595,5 +612,58 @@ impl Work {
             v["outputs"] = serde_json::Value::Array(outputs);
         }
         Ok(v)
+    }
+}
+
+/// Where a submission's tests are written while it is judged: `<prefix><server pid>-<random>`
+/// in the temporary directory.
+const TEST_DIR_PREFIX: &str = "judge-server-tests-";
+
+/// Removes the test directories that servers no longer running left behind (killed
+/// mid-judging): those whose name carries the pid of a process that is gone. A directory of
+/// a live server, or one without a pid in its name, is left alone. Returns how many went.
+pub fn sweep_test_dirs() -> usize {
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else { return 0 };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEST_DIR_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // Never through a symlink: only a real directory of ours is removed.
+        if e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_directories_of_gone_servers_are_swept_and_a_live_ones_kept() {
+        // A pid that existed and is gone: a child that has been reaped.
+        let gone = std::process::Command::new("/bin/true").spawn().unwrap();
+        let gone_pid = gone.id();
+        let mut gone = gone;
+        gone.wait().unwrap();
+        let tmp = std::env::temp_dir();
+        let dead = tmp.join(format!("{TEST_DIR_PREFIX}{gone_pid}-sweeptest"));
+        let live = tmp.join(format!("{TEST_DIR_PREFIX}{}-sweeptest", std::process::id()));
+        for d in [&dead, &live] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("1.in"), "secret").unwrap();
+        }
+        sweep_test_dirs();
+        let (dead_left, live_left) = (dead.exists(), live.exists());
+        let _ = std::fs::remove_dir_all(&live);
+        let _ = std::fs::remove_dir_all(&dead);
+        assert!(!dead_left, "a gone server's tests stayed");
+        assert!(live_left, "a live server's tests went");
     }
 }

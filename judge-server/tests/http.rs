@@ -707,7 +707,9 @@ fn with_tokens_one_client_cannot_see_anothers_submission() {
     assert_eq!(call("GET", &format!("/v1/submissions/{id}"), Some("bob-token"), None).0, 404, "bob sees alice's");
     assert_eq!(call("GET", &format!("/v1/submissions/{id}/events"), Some("bob-token"), None).0, 404);
     assert_eq!(call("GET", &format!("/submissions/{id}"), Some("bob-token"), None).0, 404);
-    assert_eq!(call("GET", &format!("/submissions/batch?tokens={id}"), Some("bob-token"), None).0, 404);
+    // In a batch, alice's token is to bob what an unknown one is: null.
+    let (code, v) = call("GET", &format!("/submissions/batch?tokens={id}"), Some("bob-token"), None);
+    assert_eq!((code, &v["submissions"]), (200, &serde_json::json!([null])), "{v}");
     assert_eq!(call("DELETE", &format!("/v1/submissions/{id}"), Some("bob-token"), None).0, 404, "bob cancels alice's");
     // The same ids percent-encoded, with spaces or with an extra comma: still not bob's.
     let encoded: String = id.chars().map(|c| format!("%{:02X}", c as u32)).collect();
@@ -715,10 +717,13 @@ fn with_tokens_one_client_cannot_see_anothers_submission() {
         format!("/v1/submissions/{encoded}"),
         format!("/v1/submissions/{encoded}/events"),
         format!("/submissions/{encoded}"),
-        format!("/submissions/batch?tokens=%20{id}"),
-        format!("/submissions/batch?tokens=x%2C{id}"),
     ] {
         assert_eq!(call("GET", &path, Some("bob-token"), None).0, 404, "{path}");
+    }
+    for path in [format!("/submissions/batch?tokens=%20{id}"), format!("/submissions/batch?tokens=x%2C{id}")] {
+        let (code, v) = call("GET", &path, Some("bob-token"), None);
+        assert_eq!(code, 200, "{path}");
+        assert!(v["submissions"].as_array().unwrap().iter().all(|e| e.is_null()), "{path}: {v}");
     }
     assert_eq!(call("DELETE", &format!("/v1/submissions/{encoded}"), Some("bob-token"), None).0, 404);
     // Judge0's X-Auth-User with an admin token makes a client an admin.
@@ -890,4 +895,76 @@ fn configured_maxima_are_enforced_with_a_422_naming_the_field() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--max-memory") && err.trim().lines().count() == 1, "{err}");
+}
+
+#[test]
+fn the_judge0_api_applies_or_refuses_every_limit_and_option_it_is_given() {
+    let s = start();
+    let judged = |extra: serde_json::Value, src: &str| {
+        let mut body = serde_json::json!({"source_code": src, "language_id": 71});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        post(&s, "/submissions?wait=true&fields=*", body)
+    };
+    // wall_time_limit ends a sleeping program (Time Limit Exceeded), and is shown back.
+    let (code, v) = judged(serde_json::json!({"wall_time_limit": 1}), "import time\ntime.sleep(3)\n");
+    assert_eq!(
+        (code, &v["status"]["id"], &v["wall_time_limit"]),
+        (201, &serde_json::json!(5), &serde_json::json!(1.0)),
+        "{v}"
+    );
+    // max_file_size (KB) bounds the output: past it, SIGXFSZ (8) as in Judge0.
+    let (code, v) = judged(serde_json::json!({"max_file_size": 1}), "print('x' * 5000)\n");
+    assert_eq!((code, &v["status"]["id"]), (201, &serde_json::json!(8)), "{v}");
+    // A language id given as a string is taken, as Judge0's API takes it.
+    let (code, v) = judged(serde_json::json!({"language_id": "71"}), "print(1)\n");
+    assert_eq!((code, &v["stdout"]), (201, &serde_json::json!("1\n")), "{v}");
+    // What this server does not do is refused, naming the field, and nothing is judged.
+    for (field, value) in [
+        ("command_line_arguments", serde_json::json!("a b")),
+        ("compiler_options", serde_json::json!("-O3")),
+        ("enable_network", serde_json::json!(true)),
+        ("redirect_stderr_to_stdout", serde_json::json!(true)),
+        ("number_of_runs", serde_json::json!(3)),
+        ("memory_limit", serde_json::json!(100)),
+        ("wall_time_limit", serde_json::json!(1000)),
+    ] {
+        let (code, v) = judged(serde_json::json!({ field: value }), "print(1)\n");
+        assert_eq!(code, 422, "{field}: {v}");
+        assert!(v.get(field).is_some(), "{field}: {v}");
+    }
+    // Output that is not UTF-8, waited for without base64: the token comes back with why.
+    let (code, v) = post(
+        &s,
+        "/submissions?wait=true",
+        serde_json::json!({"source_code": "import sys\nsys.stdout.buffer.write(b'\\xfe')\n", "language_id": 71}),
+    );
+    assert_eq!(code, 201, "{v}");
+    let token = v["token"].as_str().expect("a token");
+    assert!(v["error"].as_str().unwrap().contains("base64"), "{v}");
+    let (code, v) = get(&s, &format!("/submissions/{token}?base64_encoded=true"));
+    assert_eq!((code, &v["stdout"]), (200, &serde_json::json!("/g==")), "{v}");
+}
+
+#[test]
+fn a_body_announced_too_large_is_refused_at_once_and_a_silent_client_is_let_go() {
+    use std::io::{Read, Write};
+    let s = start();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.write_all(b"POST /submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = [0u8; 12];
+    c.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 413");
+    // A header that never ends: the server closes the connection (after 20 s).
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(started.elapsed() < Duration::from_secs(35), "still open after {:?}", started.elapsed());
 }

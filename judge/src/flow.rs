@@ -478,7 +478,10 @@ pub fn judge(
         _ => None,
     };
     let prepared = write_sources(profile, sub)?;
-    let limits = profile.run.run_limits(problem.time_us, problem.memory_bytes, problem.output_bytes);
+    let mut limits = profile.run.run_limits(problem.time_us, problem.memory_bytes, problem.output_bytes);
+    if let Some(wall) = problem.wall_time_us {
+        limits.wall_time_us = wall;
+    }
     let total = problem.tests.len();
     // One warm environment for the compile and all the tests of this submission (and no
     // other), made around its sources and reset between runs. Where none can be made, or

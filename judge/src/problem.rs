@@ -25,6 +25,8 @@ pub struct Problem {
     pub tests: Vec<TestCase>,
     /// CPU time per test, µs.
     pub time_us: u64,
+    /// Wall time per test, µs; None: 3 × the CPU time + 1 s.
+    pub wall_time_us: Option<u64>,
     /// Memory per test, bytes.
     pub memory_bytes: u64,
     /// Output kept per test, bytes.
@@ -90,6 +92,7 @@ impl Problem {
         Ok(Problem {
             tests: find_tests(dir)?,
             time_us,
+            wall_time_us: None,
             memory_bytes: memory_bytes.unwrap_or(DEFAULT_MEMORY),
             output_bytes: output_bytes.unwrap_or(DEFAULT_OUTPUT),
             checker,

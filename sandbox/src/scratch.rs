@@ -757,9 +757,7 @@ impl<'a> Walk<'a> {
             nix::sys::stat::fchmod(to.as_raw_fd(), Mode::from_bits_truncate(mode))
                 .map_err(|e| self.fail("fchmod", e))?;
         }
-        if !self.out {
-            self.note(&st);
-        }
+        self.note(&st);
         Ok(())
     }
 
@@ -780,12 +778,8 @@ impl<'a> Walk<'a> {
                 }
                 return Ok(Some((fd, true)));
             }
-            Some(old) => {
-                if !self.remove_lent(dst, name, &old, depth)? {
-                    return Ok(None);
-                }
-            }
-            None => {}
+            Some(old) if !self.remove_lent(dst, name, &old, depth)? => return Ok(None),
+            Some(_) | None => {}
         }
         self.need_entry()?;
         nix::sys::stat::mkdirat(Some(dst.as_raw_fd()), name, Mode::S_IRWXU).map_err(|e| self.fail("mkdirat", e))?;
