@@ -223,6 +223,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
 fn app(work: Arc<work::Work>, max_body: usize) -> axum::Router {
     native::router()
         .merge(judge0::router())
+        // Every answer is JSON, an unknown path or method too.
+        .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method")
+        })
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&work), auth::check))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(max_body, serve::read_body))

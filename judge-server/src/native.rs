@@ -207,6 +207,9 @@ async fn create(
                 if n.is_empty() || n.len() > 255 || n == "." || n == ".." || n.contains(['/', '\0']) {
                     return Err(ApiError::field(&format!("files[{i}].name"), "must be a plain file name"));
                 }
+                if f[..i].iter().any(|earlier| earlier.name == *n) {
+                    return Err(ApiError::field(&format!("files[{i}].name"), "is the name of an earlier file"));
+                }
             }
             f.into_iter().map(|f| (f.name, f.content)).collect()
         }

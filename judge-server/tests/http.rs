@@ -161,6 +161,17 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_server_keeps_serving() {
         serde_json::json!({"language": "bash", "files": [{"name": "../x", "content": "echo"}], "tests": [{"stdin": ""}]}),
     );
     assert_eq!((code, v["files[0].name"].is_array()), (422, true), "{v}");
+    let (code, v) = post(
+        &s,
+        "/v1/submissions",
+        serde_json::json!({"language": "bash", "files": [{"name": "a.sh", "content": "echo 1"}, {"name": "a.sh", "content": "echo 2"}], "tests": [{"stdin": ""}]}),
+    );
+    assert_eq!((code, v["files[1].name"].is_array()), (422, true), "{v}");
+    // Unknown paths and methods answer JSON too.
+    let (code, v) = get(&s, "/no/such/path");
+    assert_eq!((code, v["error"].is_string()), (404, true), "{v}");
+    let (code, v) = decode(ureq::delete(&format!("{}/languages", s.base)).call());
+    assert_eq!((code, v["error"].is_string()), (405, true), "{v}");
     let big = "x".repeat(9 << 20);
     let r = ureq::post(&format!("{}/submissions", s.base)).set("Content-Type", "application/json").send_string(&big);
     let (code, v) = decode(r);
