@@ -378,11 +378,11 @@ impl CustomChecker {
                 .map_err(|e| JudgeError::Io(format!("checker: {e}")))?;
         }
         if let Some(c) = compiled.filter(|c| c.status != "ok") {
-            return Err(JudgeError::Internal(format!(
-                "the checker {} does not compile: {}",
-                path.display(),
-                c.output.trim()
-            )));
+            // Named by its file name: where it was written (a server's temporary directory)
+            // is nobody's business.
+            let name =
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            return Err(JudgeError::Internal(format!("the checker {name} does not compile: {}", c.output.trim())));
         }
         Ok(CustomChecker { profile, prepared, kind })
     }

@@ -110,8 +110,10 @@ fn find_tests(dir: &Path) -> Result<Vec<TestCase>, JudgeError> {
         if path.extension().and_then(|x| x.to_str()) != Some("in") || !path.is_file() {
             continue;
         }
+        // The answer is looked for by the input's own bytes (with_extension), the name shown
+        // is lossy only where the file name is not UTF-8.
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let answer = ["out", "ans"].iter().map(|x| dir.join(format!("{name}.{x}"))).find(|p| p.is_file());
+        let answer = ["out", "ans"].iter().map(|x| path.with_extension(x)).find(|p| p.is_file());
         let Some(answer) = answer else {
             return Err(JudgeError::Input(format!(
                 "test {}: no answer file {name}.out or {name}.ans beside it",

@@ -155,7 +155,8 @@ fn junit_xml(lang: &str, j: &Judgement) -> String {
     let mut w = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
     let failures = j.tests.iter().filter(|t| t.verdict != Verdict::Accepted).count()
         + usize::from(j.verdict == Verdict::CompilationError);
-    let total_s: f64 = j.tests.iter().map(|t| t.wall_time_us as f64 / 1e6).sum();
+    // (An empty f64 sum is -0.0, which would print as "-0.000": adding 0.0 makes it 0.0.)
+    let total_s: f64 = j.tests.iter().map(|t| t.wall_time_us as f64 / 1e6).sum::<f64>() + 0.0;
     let tests = j.tests.len().max(usize::from(j.verdict == Verdict::CompilationError));
     let _ = w.write_event(X::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
     let mut suites = BytesStart::new("testsuites");
