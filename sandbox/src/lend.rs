@@ -158,6 +158,21 @@ impl Lent {
         }
         for (i, b) in cfg.binds.iter().filter(|b| b.writable).enumerate() {
             let (host, is_dir) = open_locked(&b.src)?;
+            // A lent file is written back in place: through another name (a hard link from
+            // a system directory, say) that would change a file nobody lent.
+            if !is_dir {
+                use std::os::unix::fs::MetadataExt;
+                let links = File::from(host.try_clone().map_err(|e| Error::io("dup", e))?)
+                    .metadata()
+                    .map_err(|e| Error::io("fstat", e))?
+                    .nlink();
+                if links > 1 {
+                    return Err(Error::config(format!(
+                        "rw bind source {} has {links} names (hard links); lend a file of its own",
+                        b.src.display()
+                    )));
+                }
+            }
             let owner = owner_of(&host, cfg.host_id)?;
             let name = CString::new(format!("bind{i}")).expect("no NUL in a number");
             items.push(Item {

@@ -93,8 +93,11 @@ pub(crate) struct Manifest {
 /// One lent entry.
 #[derive(Debug, Clone, Copy, Default)]
 struct Copied {
-    /// (st_dev, st_ino) of the host entry it was copied from.
+    /// (st_dev, st_ino) of the host entry it was copied from, and its birth time where the
+    /// filesystem keeps one: a file the host makes during the run may get a freed inode
+    /// number again, never the same birth time.
     host: (u64, u64),
+    host_birth: Option<(i64, u32)>,
     /// The copy's inode and change time (seconds, nanoseconds) once copy-in was done. Any
     /// change to the copy (data, mode, owner, times, links) moves its change time.
     copy: (u64, i64, i64),
@@ -247,8 +250,10 @@ pub(crate) fn copy_file_in(
     walk.write_file(src, dst.as_fd(), &st)?;
     let made = fstat(dst.as_fd()).map_err(|e| walk.fail("fstat", e))?;
     let copy = (made.st_ino, made.st_ctime, made.st_ctime_nsec);
-    lent.entries
-        .insert(name.to_bytes().to_vec(), Copied { host: (st.st_dev, st.st_ino), copy, mode: made.st_mode & 0o7777 });
+    lent.entries.insert(
+        name.to_bytes().to_vec(),
+        Copied { host: (st.st_dev, st.st_ino), host_birth: statx_at(src, c"").1, copy, mode: made.st_mode & 0o7777 },
+    );
     Ok(walk.stats)
 }
 
@@ -386,6 +391,10 @@ struct Walk<'a> {
     made: HashMap<Vec<u8>, Copied>,
     /// Copy-out: what copy-in lent.
     lent: Option<&'a Manifest>,
+    /// The mounts of the two roots: a directory or file on another mount (a bind mount
+    /// inside the tree, even of the same filesystem) is never entered, copied or removed.
+    src_mnt: Option<u64>,
+    dst_mnt: Option<u64>,
 }
 
 const BUF_LEN: usize = 256 << 10;
@@ -411,6 +420,29 @@ fn open_at(dir: BorrowedFd, name: &CStr, flags: OFlag, mode: u32) -> nix::Result
 
 fn lstat_at(dir: BorrowedFd, name: &CStr) -> nix::Result<FileStat> {
     nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+}
+
+/// The mount id and birth time of `name` in `dir` (the directory itself for an empty name),
+/// symlinks not followed; each None where the kernel does not give it.
+fn statx_at(dir: BorrowedFd, name: &CStr) -> (Option<u64>, Option<(i64, u32)>) {
+    // SAFETY: statx is plain data; zeroed is a valid value.
+    let mut sx: libc::statx = unsafe { std::mem::zeroed() };
+    let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    // SAFETY: statx reads the NUL-terminated name and fills `sx`, valid for writes; the
+    // result is checked.
+    let r =
+        unsafe { libc::statx(dir.as_raw_fd(), name.as_ptr(), flags, libc::STATX_MNT_ID | libc::STATX_BTIME, &mut sx) };
+    if r != 0 {
+        return (None, None);
+    }
+    let mnt = (sx.stx_mask & libc::STATX_MNT_ID != 0).then_some(sx.stx_mnt_id);
+    let birth = (sx.stx_mask & libc::STATX_BTIME != 0).then_some((sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec));
+    (mnt, birth)
+}
+
+/// The mount id of an open file or directory.
+fn mount_of(fd: BorrowedFd) -> Option<u64> {
+    statx_at(fd, c"").0
 }
 
 fn fstat(fd: BorrowedFd) -> nix::Result<FileStat> {
@@ -560,6 +592,8 @@ impl<'a> Walk<'a> {
             buf: Vec::new(),
             made: HashMap::new(),
             lent: None,
+            src_mnt: None,
+            dst_mnt: None,
         }
     }
 
@@ -567,6 +601,8 @@ impl<'a> Walk<'a> {
         let mut walk = Walk::new(rules, out, 0, 0, Some(dst));
         walk.src_dev = fstat(src).map_err(|e| walk.fail("fstat", e))?.st_dev;
         walk.dst_dev = fstat(dst).map_err(|e| walk.fail("fstat", e))?.st_dev;
+        walk.src_mnt = mount_of(src);
+        walk.dst_mnt = mount_of(dst);
         Ok(walk)
     }
 
@@ -582,11 +618,12 @@ impl<'a> Walk<'a> {
         self.comps.iter().map(|c| c.to_bytes()).collect::<Vec<_>>().join(&b'/')
     }
 
-    /// Copy-in: notes the current path as lent from the host entry `host`.
-    fn note(&mut self, host: &FileStat) {
+    /// Copy-in: notes the current path as lent from the host entry `host`, `name` in `dir`.
+    fn note(&mut self, dir: BorrowedFd, name: &CStr, host: &FileStat) {
         if !self.out {
             let key = self.key();
-            self.made.insert(key, Copied { host: (host.st_dev, host.st_ino), ..Copied::default() });
+            let host_birth = statx_at(dir, name).1;
+            self.made.insert(key, Copied { host: (host.st_dev, host.st_ino), host_birth, ..Copied::default() });
         }
     }
 
@@ -596,10 +633,12 @@ impl<'a> Walk<'a> {
         self.lent.and_then(|m| m.entries.get(&self.key())).is_some_and(|c| c.copy == copy)
     }
 
-    /// Copy-out: the host entry `old` at the current path is the one that was lent, which
-    /// the program's changes may replace or remove. Anything else there is the host's.
-    fn is_lent(&self, old: &FileStat) -> bool {
-        self.lent.and_then(|m| m.entries.get(&self.key())).is_some_and(|c| c.host == (old.st_dev, old.st_ino))
+    /// Copy-out: the host entry `old`, `name` in `dir`, at the current path is the one that
+    /// was lent (same inode, same birth), which the program's changes may replace or remove.
+    /// Anything else there is the host's.
+    fn is_lent(&self, dir: BorrowedFd, name: &CStr, old: &FileStat) -> bool {
+        let Some(c) = self.lent.and_then(|m| m.entries.get(&self.key())) else { return false };
+        c.host == (old.st_dev, old.st_ino) && (c.host_birth.is_none() || statx_at(dir, name).1 == c.host_birth)
     }
 
     /// Copy-out: the mode copy-in gave the copy at the current path.
@@ -650,12 +689,6 @@ impl<'a> Walk<'a> {
             self.stats.stripped_setid += 1;
         }
         st.st_mode & self.mask
-    }
-
-    /// An existing destination entry the program left as it was: its owner is whoever the
-    /// host says (never changed for an untouched file), its mode the same once masked.
-    fn same_mode(&self, src: &FileStat, dst: &FileStat) -> bool {
-        dst.st_mode & self.mask == src.st_mode & self.mask
     }
 
     /// Worth copying: a directory, regular file or symlink on the source's filesystem.
@@ -739,7 +772,7 @@ impl<'a> Walk<'a> {
             Err(e) => return Err(self.fail("open directory", e)),
         };
         let st = fstat(from.as_fd()).map_err(|e| self.fail("fstat", e))?;
-        if st.st_dev != self.src_dev {
+        if st.st_dev != self.src_dev || mount_of(from.as_fd()) != self.src_mnt {
             self.stats.skipped += 1;
             return Ok(());
         }
@@ -757,7 +790,7 @@ impl<'a> Walk<'a> {
             nix::sys::stat::fchmod(to.as_raw_fd(), Mode::from_bits_truncate(mode))
                 .map_err(|e| self.fail("fchmod", e))?;
         }
-        self.note(&st);
+        self.note(src, name, &st);
         Ok(())
     }
 
@@ -768,12 +801,13 @@ impl<'a> Walk<'a> {
     fn dst_dir(&mut self, dst: BorrowedFd, name: &CStr, depth: u32) -> Result<Option<(OwnedFd, bool)>, CopyError> {
         match self.existing(dst, name)? {
             Some(old) if is(&old, libc::S_IFDIR) => {
-                if !self.is_lent(&old) {
+                if !self.is_lent(dst, name, &old) {
                     return Ok(None);
                 }
                 let fd = open_at(dst, name, dir_flags(), 0).map_err(|e| self.fail("open destination directory", e))?;
                 let st = fstat(fd.as_fd()).map_err(|e| self.fail("fstat destination", e))?;
-                if (st.st_dev, st.st_ino) != (old.st_dev, old.st_ino) || st.st_dev != self.dst_dev {
+                let same = (st.st_dev, st.st_ino) == (old.st_dev, old.st_ino);
+                if !same || st.st_dev != self.dst_dev || mount_of(fd.as_fd()) != self.dst_mnt {
                     return Ok(None);
                 }
                 return Ok(Some((fd, true)));
@@ -801,7 +835,7 @@ impl<'a> Walk<'a> {
             Err(e) => return Err(self.fail("open", e)),
         };
         let st = fstat(from.as_fd()).map_err(|e| self.fail("fstat", e))?;
-        if !is(&st, libc::S_IFREG) || st.st_dev != self.src_dev {
+        if !is(&st, libc::S_IFREG) || st.st_dev != self.src_dev || mount_of(from.as_fd()) != self.src_mnt {
             self.stats.skipped += 1;
             return Ok(());
         }
@@ -819,21 +853,15 @@ impl<'a> Walk<'a> {
                     }
                 }
                 if self.link(&first, dst, name)? {
-                    self.note(&st);
+                    self.note(src, name, &st);
                     return Ok(());
                 }
             }
         }
         if let Some(o) = old {
-            let unchanged = is(&o, libc::S_IFREG)
-                && o.st_dev == self.dst_dev
-                && same_content(&st, &o)
-                && self.same_mode(&st, &o)
-                && (st.st_nlink > 1 || o.st_nlink == 1);
-            if unchanged && self.is_lent(&o) {
-                self.remember(key, &st, &o);
-                return Ok(());
-            }
+            // On copy-in nothing is there; on copy-out the program touched this copy (an
+            // untouched one never gets here): the lent host file is replaced, whatever its
+            // size and mtime say (a rename or `touch -r` leaves those equal).
             if !self.remove_lent(dst, name, &o, depth)? {
                 self.stats.skipped += 1;
                 return Ok(());
@@ -845,7 +873,7 @@ impl<'a> Walk<'a> {
         self.write_file(from.as_fd(), to.as_fd(), &st)?;
         let made = fstat(to.as_fd()).map_err(|e| self.fail("fstat", e))?;
         self.remember(key, &st, &made);
-        self.note(&st);
+        self.note(src, name, &st);
         Ok(())
     }
 
@@ -977,7 +1005,7 @@ impl<'a> Walk<'a> {
         if let Some(old) = self.existing(dst, name)? {
             let same = is(&old, libc::S_IFLNK)
                 && nix::fcntl::readlinkat(Some(dst.as_raw_fd()), name).is_ok_and(|t| t == target);
-            if same && self.is_lent(&old) {
+            if same && self.is_lent(dst, name, &old) {
                 return Ok(());
             }
             if !self.remove_lent(dst, name, &old, depth)? {
@@ -989,7 +1017,7 @@ impl<'a> Walk<'a> {
         nix::unistd::symlinkat(target.as_os_str(), Some(dst.as_raw_fd()), name)
             .map_err(|e| self.fail("symlinkat", e))?;
         self.stats.symlinks += 1;
-        self.note(st);
+        self.note(src, name, st);
         let (uid, gid) = (Uid::from_raw(self.rules.uid), Gid::from_raw(self.rules.gid));
         nix::unistd::fchownat(Some(dst.as_raw_fd()), name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| self.fail("fchownat", e))?;
@@ -1044,7 +1072,7 @@ impl<'a> Walk<'a> {
     /// a lent directory goes with every lent entry under it, and stays if anything else is
     /// left in it (a symlink is removed as a link, never followed). Whether it went.
     fn remove_lent(&mut self, dst: BorrowedFd, name: &CStr, old: &FileStat, depth: u32) -> Result<bool, CopyError> {
-        if !self.is_lent(old) {
+        if !self.is_lent(dst, name, old) {
             return Ok(false);
         }
         if !is(old, libc::S_IFDIR) {
@@ -1056,7 +1084,7 @@ impl<'a> Walk<'a> {
         self.need_depth(depth)?;
         let dir = open_at(dst, name, dir_flags(), 0).map_err(|e| self.fail("open directory to remove", e))?;
         let st = fstat(dir.as_fd()).map_err(|e| self.fail("fstat", e))?;
-        if (st.st_dev, st.st_ino) != (old.st_dev, old.st_ino) {
+        if (st.st_dev, st.st_ino) != (old.st_dev, old.st_ino) || mount_of(dir.as_fd()) != self.dst_mnt {
             // Something was mounted on it or it was swapped since: not the lent directory.
             return Ok(false);
         }
@@ -1332,6 +1360,96 @@ mod tests {
         .unwrap();
         assert_eq!(fs::read(h.join("clash")).unwrap(), b"host");
         assert_eq!(stats.skipped, 1);
+    }
+
+    #[test]
+    fn a_rename_or_a_copied_mtime_is_a_change_and_new_links_never_reach_a_lent_inode() {
+        let host = tempfile::tempdir().unwrap();
+        let h = host.path();
+        // Same size, same mtime: the shortcut that compared them dropped the rename.
+        fs::write(h.join("a"), b"version-A\n").unwrap();
+        fs::write(h.join("b"), b"version-B\n").unwrap();
+        let t = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+        for n in ["a", "b"] {
+            nix::sys::stat::utimensat(None, &h.join(n), &t, &t, UtimensatFlags::NoFollowSymlink).unwrap();
+        }
+        round(h, &rules(), |copy| fs::rename(copy.join("a"), copy.join("b")).unwrap()).unwrap();
+        assert!(!h.join("a").exists());
+        assert_eq!(fs::read(h.join("b")).unwrap(), b"version-A\n");
+        // New names the program links to a lent set-id file are copies, not links to it.
+        fs::write(h.join("suid"), b"#!/bin/sh\n").unwrap();
+        chmod(&h.join("suid"), 0o4755);
+        let lent_inode = fs::metadata(h.join("suid")).unwrap().ino();
+        round(h, &rules(), |copy| {
+            fs::hard_link(copy.join("suid"), copy.join("another")).unwrap();
+            fs::rename(copy.join("suid"), copy.join("t")).unwrap();
+            fs::rename(copy.join("t"), copy.join("suid")).unwrap();
+        })
+        .unwrap();
+        // The program linked the two names: on the host they are linked too, to a new copy
+        // without the set-id bit, never to the lent inode.
+        for n in ["suid", "another"] {
+            let m = fs::metadata(h.join(n)).unwrap();
+            assert_ne!(m.ino(), lent_inode, "{n} links to the lent set-id file");
+            assert_eq!(m.mode() & 0o7000, 0, "{n} is set-id");
+        }
+    }
+
+    #[test]
+    fn a_host_file_made_anew_during_the_run_is_not_the_lent_one() {
+        let host = tempfile::tempdir().unwrap();
+        let h = host.path();
+        fs::write(h.join("a"), b"old-a").unwrap();
+        fs::create_dir(h.join("d")).unwrap();
+        fs::write(h.join("d/x"), b"old-x").unwrap();
+        // The host replaces both during the run (a freed inode number may come back); the
+        // program removes its copies.
+        round(h, &rules(), |copy| {
+            fs::remove_file(h.join("a")).unwrap();
+            fs::write(h.join("a"), b"host wrote this").unwrap();
+            fs::remove_dir_all(h.join("d")).unwrap();
+            fs::create_dir(h.join("d")).unwrap();
+            fs::write(h.join("d/x"), b"host x").unwrap();
+            fs::remove_file(copy.join("a")).unwrap();
+            fs::remove_dir_all(copy.join("d")).unwrap();
+        })
+        .unwrap();
+        assert_eq!(fs::read(h.join("a")).unwrap(), b"host wrote this");
+        assert_eq!(fs::read(h.join("d/x")).unwrap(), b"host x");
+    }
+
+    #[test]
+    fn a_bind_mount_inside_the_tree_is_never_crossed_even_of_the_same_filesystem() {
+        let (host, victim) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let h = host.path();
+        fs::write(victim.path().join("precious"), b"victim data").unwrap();
+        fs::create_dir(h.join("mnt")).unwrap();
+        if nix::mount::mount(
+            Some(victim.path()),
+            &h.join("mnt"),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .is_err()
+        {
+            // Not root: nothing to mount, nothing to test here (the kernel tests run as root).
+            assert!(!nix::unistd::geteuid().is_root(), "root could not bind-mount");
+            return;
+        }
+        let copy = tempfile::tempdir().unwrap();
+        let result = (|| {
+            let (_, lent) = lend(h, copy.path(), &rules())?;
+            let seen_inside = copy.path().join("mnt/precious").exists();
+            fs::create_dir_all(copy.path().join("mnt")).unwrap();
+            fs::write(copy.path().join("mnt/precious"), b"PWNED").unwrap();
+            fs::write(copy.path().join("mnt/new"), b"planted").unwrap();
+            mirror_out(dirfd(copy.path()).as_fd(), dirfd(h).as_fd(), &rules(), &lent).map(|_| seen_inside)
+        })();
+        nix::mount::umount(&h.join("mnt")).unwrap();
+        assert!(!result.unwrap(), "the copy-in entered the bind mount");
+        assert_eq!(fs::read(victim.path().join("precious")).unwrap(), b"victim data");
+        assert!(!victim.path().join("new").exists());
     }
 
     #[test]
