@@ -72,7 +72,7 @@ pub(crate) fn budget_used_up(fd: RawFd, disk_bytes: u64, disk_files: u64) -> Opt
 
 /// Opens and locks a lent host path. Directories are locked with flock so that a second
 /// run on the same directory is refused instead of interleaved.
-pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, bool), Error> {
+pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, std::fs::Metadata), Error> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::config("path with a NUL byte"))?;
     // SAFETY: open reads the NUL-terminated path; the result is checked.
     let fd = unsafe {
@@ -105,14 +105,17 @@ pub(crate) fn open_locked(path: &Path) -> Result<(OwnedFd, bool), Error> {
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    Ok((fd, meta.is_dir()))
+    Ok((fd, meta))
 }
 
-fn owner_of(fd: &OwnedFd, base_id: u32) -> Result<(u32, u32), Error> {
+/// Who owns what the copy-back creates in a lent path with metadata `meta`.
+fn owner_of(meta: &std::fs::Metadata, base_id: u32) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;
-    let meta =
-        File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?).metadata().map_err(|e| Error::io("fstat", e))?;
-    Ok(if meta.uid() == 0 { (base_id, base_id) } else { (meta.uid(), meta.gid()) })
+    if meta.uid() == 0 {
+        (base_id, base_id)
+    } else {
+        (meta.uid(), meta.gid())
+    }
 }
 
 fn copy_error(what: &Path, e: CopyError) -> Error {
@@ -143,8 +146,8 @@ impl Lent {
         let box_name = CString::from(c"box");
         match &cfg.box_dir {
             Some(dir) => {
-                let (host, _) = open_locked(dir)?;
-                let owner = owner_of(&host, cfg.host_id)?;
+                let (host, meta) = open_locked(dir)?;
+                let owner = owner_of(&meta, cfg.host_id);
                 items.push(Item {
                     host_path: dir.clone(),
                     host,
@@ -157,23 +160,18 @@ impl Lent {
             None => make_dir(&scratch, &box_name, run_id)?,
         }
         for (i, b) in cfg.binds.iter().filter(|b| b.writable).enumerate() {
-            let (host, is_dir) = open_locked(&b.src)?;
+            let (host, meta) = open_locked(&b.src)?;
+            let is_dir = meta.is_dir();
             // A lent file is written back in place: through another name (a hard link from
             // a system directory, say) that would change a file nobody lent.
-            if !is_dir {
-                use std::os::unix::fs::MetadataExt;
-                let links = File::from(host.try_clone().map_err(|e| Error::io("dup", e))?)
-                    .metadata()
-                    .map_err(|e| Error::io("fstat", e))?
-                    .nlink();
-                if links > 1 {
-                    return Err(Error::config(format!(
-                        "rw bind source {} has {links} names (hard links); lend a file of its own",
-                        b.src.display()
-                    )));
-                }
+            let links = std::os::unix::fs::MetadataExt::nlink(&meta);
+            if !is_dir && links > 1 {
+                return Err(Error::config(format!(
+                    "rw bind source {} has {links} names (hard links); lend a file of its own",
+                    b.src.display()
+                )));
             }
-            let owner = owner_of(&host, cfg.host_id)?;
+            let owner = owner_of(&meta, cfg.host_id);
             let name = CString::new(format!("bind{i}")).expect("no NUL in a number");
             items.push(Item {
                 host_path: b.src.clone(),

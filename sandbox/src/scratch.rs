@@ -35,10 +35,6 @@
 //! the partial result still obeys every rule above. Each directory level holds two fds open
 //! and a 16 KiB buffer, so `max_depth` must stay well below RLIMIT_NOFILE / 2.
 
-// Some of `CopyStats` is only read by the tests (callers may log it), and while the runner is
-// being wired to this module not every function has a caller yet.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, UtimensatFlags};
@@ -107,6 +103,7 @@ struct Copied {
 
 impl Manifest {
     /// How many entries were lent.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -156,6 +156,11 @@ fn a_file_can_be_bound_read_write() {
     let r = run(sh("echo two >> /data.txt").bind_rw(&f, "/data.txt"));
     assert_eq!(r.status, Status::Ok, "{r:?}");
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "one\ntwo\n");
+    // A file with a second name is refused: writing it back in place would change that too.
+    std::fs::hard_link(&f, dir.path().join("other-name")).unwrap();
+    let err = sh("echo three >> /data.txt").bind_rw(&f, "/data.txt").run().unwrap_err().to_string();
+    assert!(err.contains("hard links"), "{err}");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "one\ntwo\n");
 }
 
 #[test]
