@@ -140,10 +140,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             cfg.listen
         );
     }
-    // Cgroups and test directories a killed earlier server left behind go first (never a
-    // live one's).
+    // Cgroups, test directories, boxes and checker files that killed servers or judges left
+    // behind go first (never a live one's).
     sandbox::sweep_cgroups();
-    work::sweep_test_dirs();
+    work::sweep_work_dirs();
     let store = store::Store::open(&cfg.db).map_err(|e| anyhow::anyhow!("--db {}: {e:#}", cfg.db.display()))?;
     let profiles = judge::Profiles::load(cfg.profiles.as_deref())?;
     let workers = cfg.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -530,11 +530,8 @@ impl Work {
         cancel: Option<Arc<sandbox::Cancel>>,
     ) -> anyhow::Result<serde_json::Value> {
         // Hidden tests: only the server (root or the user running it) may read them, and a
-        // server killed mid-judging leaves them to the next start's sweep (`sweep_test_dirs`).
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{TEST_DIR_PREFIX}{}-", std::process::id()))
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .tempdir()?;
+        // server killed mid-judging leaves them to the next start's sweep (`sweep_work_dirs`).
+        let dir = judge::workdir::private_dir(TEST_DIR_PREFIX)?;
         let mut tests = Vec::new();
         let mut any_expected = false;
         for (i, (stdin, expected)) in job.tests.iter().enumerate() {
@@ -619,26 +616,11 @@ impl Work {
 /// in the temporary directory.
 const TEST_DIR_PREFIX: &str = "judge-server-tests-";
 
-/// Removes the test directories that servers no longer running left behind (killed
-/// mid-judging): those whose name carries the pid of a process that is gone. A directory of
-/// a live server, or one without a pid in its name, is left alone. Returns how many went.
-pub fn sweep_test_dirs() -> usize {
-    let tmp = std::env::temp_dir();
-    let Ok(entries) = std::fs::read_dir(&tmp) else { return 0 };
-    let mut removed = 0;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEST_DIR_PREFIX)) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        // Never through a symlink: only a real directory of ours is removed.
-        if e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(e.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
+/// Removes what servers and judges no longer running left behind (killed mid-judging):
+/// test directories, boxes and checker files whose name carries the pid of a process that
+/// is gone. Returns how many went.
+pub fn sweep_work_dirs() -> usize {
+    judge::workdir::sweep(TEST_DIR_PREFIX) + judge::workdir::sweep_judge_dirs()
 }
 
 #[cfg(test)]
@@ -659,7 +641,7 @@ mod tests {
             std::fs::create_dir_all(d).unwrap();
             std::fs::write(d.join("1.in"), "secret").unwrap();
         }
-        sweep_test_dirs();
+        sweep_work_dirs();
         let (dead_left, live_left) = (dead.exists(), live.exists());
         let _ = std::fs::remove_dir_all(&live);
         let _ = std::fs::remove_dir_all(&dead);

@@ -8,6 +8,7 @@ use crate::checker::{self, CheckerSpec, Diff};
 use crate::problem::{Problem, TestCase};
 use crate::profile::{Profile, Profiles, Stage, StageLimits};
 use crate::verdict::{self, Verdict};
+use crate::workdir;
 use crate::JudgeError;
 use sandbox::{Command, Report, Stdio};
 use serde::Serialize;
@@ -149,12 +150,10 @@ struct Prepared {
     box_dir: tempfile::TempDir,
 }
 
-/// Where boxes are made: a directory only the runner can enter.
+/// Where boxes are made: a directory only the runner can enter (it holds the submitter's
+/// source; every run gets a copy of it, never the directory itself).
 fn new_box() -> Result<tempfile::TempDir, JudgeError> {
-    tempfile::Builder::new()
-        .prefix("judge-box-")
-        .tempdir()
-        .map_err(|e| JudgeError::Io(format!("creating a box directory: {e}")))
+    workdir::private_dir(workdir::BOX_PREFIX).map_err(|e| JudgeError::Io(format!("creating a box directory: {e}")))
 }
 
 fn base_command(
@@ -390,24 +389,39 @@ impl CustomChecker {
     /// Runs the checker on one test's output (see `CheckerKind` for the two interfaces).
     fn check(&self, test: &TestCase, output: &[u8]) -> Result<checker::Checked, JudgeError> {
         let io = |e: std::io::Error| JudgeError::Io(format!("checker files: {e}"));
-        let files = tempfile::Builder::new().prefix("judge-check-").tempdir().map_err(io)?;
-        std::fs::copy(&test.input, files.path().join("input")).map_err(io)?;
-        std::fs::copy(&test.answer, files.path().join("answer")).map_err(io)?;
-        std::fs::write(files.path().join("output"), output).map_err(io)?;
+        // The test's files sit one level down in a directory only the runner can enter: a
+        // hidden test's input and answer are nobody else's business on this host. The
+        // sandbox gets the inner directory by a bind its init opens as the runner.
+        let private = workdir::private_dir(workdir::CHECK_PREFIX).map_err(io)?;
+        let files = private.path().join("files");
+        // Readable by the checker's uid whatever the umask and the tests' own modes.
+        let readable = |path: &Path, mode: u32| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)
+        };
+        std::fs::create_dir(&files).map_err(io)?;
+        readable(&files, 0o755)?;
+        std::fs::copy(&test.input, files.join("input")).map_err(io)?;
+        std::fs::copy(&test.answer, files.join("answer")).map_err(io)?;
+        std::fs::write(files.join("output"), output).map_err(io)?;
+        for name in ["input", "answer", "output"] {
+            readable(&files.join(name), 0o644)?;
+        }
         let limits = self.profile.run.run_limits(10_000_000, 512 << 20, 1 << 20);
         let mut c = base_command(&self.profile, &self.profile.run, &limits, self.prepared.box_dir.path(), None);
-        c.write_back(false).bind_ro(files.path(), "/check");
+        c.write_back(false).bind_ro(&files, "/check");
         if self.kind == CheckerKind::Icpc {
-            let feedback = tempfile::Builder::new().prefix("judge-feedback-").tempdir().map_err(io)?;
+            let feedback = private.path().join("feedback");
+            std::fs::create_dir(&feedback).map_err(io)?;
             // The feedback directory must come back (write-back also applies to the
             // validator's own box, which only it uses).
             c.write_back(true)
-                .bind_rw(feedback.path(), "/feedback")
+                .bind_rw(&feedback, "/feedback")
                 .args(["/check/input", "/check/answer", "/feedback/"])
-                .stdin(Stdio::File(files.path().join("output")));
+                .stdin(Stdio::File(files.join("output")));
             let r = run(&c, None)?;
             // The validator wrote this directory: its names are not to be followed.
-            let message = read_no_follow(&feedback.path().join("judgemessage.txt"))
+            let message = read_no_follow(&feedback.join("judgemessage.txt"))
                 .and_then(|m| m.lines().next().map(|l| l.chars().take(200).collect::<String>()));
             let verdict = match (r.status, r.exit_code) {
                 (sandbox::Status::NonzeroExit, Some(42)) => Verdict::Accepted,

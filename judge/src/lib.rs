@@ -22,6 +22,7 @@ pub mod profile;
 pub mod rootfs;
 mod size;
 pub mod verdict;
+pub mod workdir;
 
 pub use checker::CheckerSpec;
 pub use flow::{judge, read_sources, CompileResult, Event, Judgement, Options, Submission, TestResult};

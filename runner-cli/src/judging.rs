@@ -36,6 +36,10 @@ pub fn judge_cmd(a: JudgeArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(sandbox::open_output_file(p).with_context(|| format!("--junit {}", p.display()))?),
         None => None,
     };
+    // What killed judges left behind goes first: cgroups, boxes and checker files (never a
+    // live judge's).
+    sandbox::sweep_cgroups();
+    judge::workdir::sweep_judge_dirs();
     let sub = judge::Submission { language: a.lang.clone(), sources };
     let progress = !a.json && std::io::stderr().is_terminal();
     let human = !a.json;

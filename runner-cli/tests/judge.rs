@@ -205,6 +205,69 @@ fn a_testlib_checker_decides_and_its_message_is_kept() {
 }
 
 #[test]
+fn a_checkers_view_of_hidden_tests_is_closed_to_other_users_and_gone_after() {
+    use std::os::unix::fs::PermissionsExt;
+    // Hidden tests, readable by their owner only; a checker that reads all three files,
+    // then takes a second so its files can be looked at from here.
+    let problem = tempfile::tempdir().unwrap();
+    for (name, text) in [("1.in", "1 2\n"), ("1.out", "3\n")] {
+        let f = problem.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let checker = problem.path().join("look.sh");
+    std::fs::write(&checker, "cat \"$1\" \"$2\" \"$3\" >/dev/null || exit 3\nsleep 1\nexit 0\n").unwrap();
+    // A box a killed judge left (its pid is gone): swept when judging starts.
+    let mut gone = Command::new("/bin/true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let left = std::env::temp_dir().join(format!("judge-box-{gone_pid}-left"));
+    std::fs::create_dir_all(&left).unwrap();
+    std::fs::write(left.join("main.c"), "someone's source").unwrap();
+
+    let sol = corpus().join("aplusb/solutions/python3/accepted.py");
+    let mut child = runner()
+        .args(["judge", "--json", "--lang", "python3"])
+        .arg(&sol)
+        .arg("--tests")
+        .arg(problem.path())
+        .arg("--checker")
+        .arg(&checker)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let ours = format!("judge-check-{pid}-");
+    let mut seen = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&ours) {
+                let outer = e.metadata().map(|m| m.permissions().mode() & 0o777);
+                let inner = std::fs::metadata(e.path().join("files")).map(|m| m.permissions().mode() & 0o777);
+                if let (Ok(outer), Ok(inner)) = (outer, inner) {
+                    seen.push((outer, inner));
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(json(&out)["verdict"], "accepted", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!seen.is_empty(), "the checker's files were never seen");
+    let modes: Vec<String> = seen.iter().map(|(outer, inner)| format!("{outer:o} {inner:o}")).collect();
+    assert!(seen.iter().all(|&(outer, inner)| outer == 0o700 && inner == 0o755), "{modes:?}");
+    assert!(!left.exists(), "a gone judge's box stayed");
+    let stays: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&ours) || n.starts_with(&format!("judge-box-{pid}-")))
+        .collect();
+    assert!(stays.is_empty(), "left behind: {stays:?}");
+}
+
+#[test]
 fn junit_has_one_testcase_per_test_and_a_failure_for_the_failed_one() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report.xml");

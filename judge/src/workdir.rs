@@ -1,0 +1,89 @@
+//! The judge's directories on the host: boxes, checker files, a server's tests.
+//!
+//! Each is made in the temporary directory, open to its owner only (a box holds a
+//! submitter's source; a checker's files hold a hidden test's input and answer), and named
+//! `<prefix><pid>-<random>` after the process that made it. A directory is removed when its
+//! maker drops it; one left by a process that was killed is removed by the next `sweep` of
+//! its prefix, once no process has that pid.
+
+use std::io;
+use std::path::Path;
+
+/// A box: the sources, then what the compiler makes of them.
+pub(crate) const BOX_PREFIX: &str = "judge-box-";
+/// A custom checker's view of one test: input, output, answer (and a validator's feedback).
+pub(crate) const CHECK_PREFIX: &str = "judge-check-";
+
+/// A new directory `<prefix><pid>-<random>` in the temporary directory, mode 0700.
+pub fn private_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
+/// Removes what the judge's killed processes left in the temporary directory (boxes and
+/// checker files); returns how many directories went.
+pub fn sweep_judge_dirs() -> usize {
+    sweep(BOX_PREFIX) + sweep(CHECK_PREFIX)
+}
+
+/// Removes every directory `<prefix><pid>-*` in the temporary directory whose process is
+/// gone; returns how many went. A directory of a live process is never touched, nor
+/// anything that is not a directory (a symlink with such a name is left alone).
+pub fn sweep(prefix: &str) -> usize {
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else { return 0 };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_private_directory_is_its_owners_only_and_named_after_the_process() {
+        let d = private_dir("judge-workdir-test-").unwrap();
+        let mode = std::fs::metadata(d.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let name = d.path().file_name().unwrap().to_str().unwrap().to_string();
+        assert!(name.starts_with(&format!("judge-workdir-test-{}-", std::process::id())), "{name}");
+    }
+
+    #[test]
+    fn directories_of_gone_processes_are_swept_and_a_live_ones_kept() {
+        let prefix = format!("judge-sweep-test-{}-", std::process::id());
+        // A pid that existed and is gone: a child that has been reaped.
+        let mut gone = std::process::Command::new("/bin/true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let tmp = std::env::temp_dir();
+        let dead = tmp.join(format!("{prefix}{gone_pid}-x"));
+        std::fs::create_dir_all(dead.join("inner")).unwrap();
+        std::fs::write(dead.join("inner/file"), "left").unwrap();
+        let live = private_dir(&prefix).unwrap();
+        // Not a directory: a symlink named like one is left, and so is its target.
+        let target = tempfile::tempdir().unwrap();
+        let link = tmp.join(format!("{prefix}{gone_pid}-link"));
+        std::os::unix::fs::symlink(target.path(), &link).unwrap();
+        assert_eq!(sweep(&prefix), 1);
+        assert!(!dead.exists());
+        assert!(live.path().is_dir());
+        assert!(target.path().is_dir() && std::fs::symlink_metadata(&link).is_ok());
+        std::fs::remove_file(&link).unwrap();
+    }
+}
