@@ -65,19 +65,41 @@ chmod 755 "$root/init"
 
 stage2=$PWD/tests/vm/guest-run.sh
 mkdir -p "$target_tmp"
+
+# One boot of the guest; its console goes to $work/console.log. The kernel prints warnings
+# (loglevel=5) so that a backtrace reaches the console; on stdout only the tests' own lines
+# and the kernel's alarms are shown. A kernel that locks up (a CPU stuck in the kernel for
+# 20 s: softlockup_panic) panics and the guest ends there, instead of at the timeout.
+boot() {
+  : > "$work/console.log"
+  timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nographic -no-reboot -nic none \
+    -kernel "$kernel" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 panic=-1 loglevel=5 softlockup_panic=1 softlockup_all_cpu_backtrace=1 sandbox.stage2=$stage2 sandbox.work=$work sandbox.layout=$layout sandbox.tmp=$target_tmp sandbox.repo=$PWD" \
+    -fsdev local,id=h,path=/,security_model=none,readonly=on,multidevs=remap \
+    -device virtio-9p-pci,fsdev=h,mount_tag=host < /dev/null > "$work/console.log" &
+  local qemu=$!
+  tail -n +1 --pid=$qemu -f "$work/console.log" \
+    | awk '!/^\[ *[0-9]+\.[0-9]+\] / || /BUG|lockup|panic|Oops|stall|hung/ { print; fflush() }'
+  wait $qemu
+}
+
 echo "vm: booting $kernel with cgroup $layout (TCG), tests: ${tests[*]}"
-set +e
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nographic -no-reboot -nic none \
-  -kernel "$kernel" -initrd "$work/initrd.gz" \
-  -append "console=ttyS0 panic=-1 loglevel=3 sandbox.stage2=$stage2 sandbox.work=$work sandbox.layout=$layout sandbox.tmp=$target_tmp sandbox.repo=$PWD" \
-  -fsdev local,id=h,path=/,security_model=none,readonly=on,multidevs=remap \
-  -device virtio-9p-pci,fsdev=h,mount_tag=host < /dev/null | tee "$work/console.log"
-qemu_status=${PIPESTATUS[0]}
-set -e
-result=$(grep -a -o 'SANDBOX-VM-RESULT [0-9]*' "$work/console.log" | tail -n 1 | awk '{print $2}')
-if [ -z "$result" ]; then
-  echo "vm: the guest ended without a result line (qemu status $qemu_status; 124 is the ${timeout_s} s timeout)"
+for attempt in 1 2; do
+  set +e
+  boot
+  qemu_status=$?
+  set -e
+  result=$(grep -a -o 'SANDBOX-VM-RESULT [0-9]*' "$work/console.log" | tail -n 1 | awk '{print $2}' || true)
+  [ -n "$result" ] && break
+  echo "vm: the guest ended without a result line (qemu status $qemu_status; 124 is the ${timeout_s} s timeout); the end of its console:"
+  tail -n 150 "$work/console.log"
+  # A guest kernel that locked up is an emulator or guest-kernel event, not a test's
+  # verdict: the guest is booted once more (and fails the run if it locks up again).
+  if [ "$attempt" = 1 ] && grep -a -q 'soft lockup' "$work/console.log"; then
+    echo "vm: the guest kernel locked up (soft lockup; backtrace above): booting it once more"
+    continue
+  fi
   exit 1
-fi
+done
 echo "vm: cgroup $layout guest tests exited $result"
 exit "$result"
