@@ -149,6 +149,10 @@ const MAX_WALL_TIME_LIMIT: f64 = 20.0;
 const MAX_FILE_SIZE_KB: f64 = 1024.0;
 const MAX_MAX_FILE_SIZE_KB: f64 = 4096.0;
 const MIN_MEMORY_LIMIT_KB: f64 = 2048.0;
+const MAX_MAX_PROCESSES: f64 = 120.0;
+/// Checked as Judge0 checks them, not applied (see `job_from`).
+const MAX_STACK_LIMIT_KB: f64 = 128_000.0;
+const MAX_CPU_EXTRA_TIME: f64 = 5.0;
 
 /// Refuses, naming the field as Judge0 does (422), what `/config_info` says is off here or
 /// what this server does not do, instead of accepting it and judging without it.
@@ -211,6 +215,38 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
         return Err(ApiError::field("memory_limit", format!("must be greater than or equal to {MIN_MEMORY_LIMIT_KB}")));
     }
     let file_kb = number(v, "max_file_size", MAX_FILE_SIZE_KB, MAX_MAX_FILE_SIZE_KB)?;
+    // Processes and threads: applied when given. Not given, the language's own allowance
+    // holds (a JVM or Go runtime needs more threads than some programs do processes).
+    let processes = match v.get("max_processes_and_or_threads") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(_) => {
+            let n = number(v, "max_processes_and_or_threads", 0.0, MAX_MAX_PROCESSES)?;
+            if n.fract() != 0.0 {
+                return Err(ApiError::field("max_processes_and_or_threads", "must be an integer"));
+            }
+            Some(n as u64)
+        }
+    };
+    // Checked as Judge0 checks them, and kept, but not applied: the stack may grow as far
+    // as the memory limit, and a run is stopped at its CPU limit, without extra time.
+    let stack_kb = v
+        .get("stack_limit")
+        .filter(|x| !x.is_null())
+        .map(|_| number(v, "stack_limit", 0.0, MAX_STACK_LIMIT_KB))
+        .transpose()?;
+    let extra = match v.get("cpu_extra_time") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(x) => match x.as_f64().or_else(|| x.as_str().and_then(|s| s.parse().ok())) {
+            Some(t) if (0.0..=MAX_CPU_EXTRA_TIME).contains(&t) => Some(t),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "cpu_extra_time",
+                    format!("must be greater than or equal to 0 and at most {MAX_CPU_EXTRA_TIME}"),
+                ))
+            }
+            None => return Err(ApiError::field("cpu_extra_time", "is not a number")),
+        },
+    };
     let job = Job {
         language: profile.id.clone(),
         files: vec![("main".into(), source.clone())],
@@ -223,12 +259,14 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
         // Judge0 writes the program's output to files of at most max_file_size: past it
         // the run is SIGXFSZ (status 8), here output_limit, shown as 8.
         output_bytes: Some((file_kb * 1024.0) as u64),
+        pids: processes,
         fail_fast: true,
         keep_output: true,
     };
     let kept = serde_json::json!({
         "source_code": source, "language_id": lang, "stdin": stdin, "expected_output": expected,
         "cpu_time_limit": cpu, "wall_time_limit": wall, "memory_limit": memory_kb, "max_file_size": file_kb,
+        "max_processes_and_or_threads": processes, "stack_limit": stack_kb, "cpu_extra_time": extra,
         "callback_url": v.get("callback_url"),
     });
     Ok((job, kept))
@@ -315,6 +353,9 @@ fn render(row: &Row, b64: bool, fields: &[&str]) -> Result<serde_json::Value, Ap
         "wall_time_limit": req["wall_time_limit"],
         "memory_limit": req["memory_limit"],
         "max_file_size": req["max_file_size"],
+        "max_processes_and_or_threads": req["max_processes_and_or_threads"],
+        "stack_limit": req["stack_limit"],
+        "cpu_extra_time": req["cpu_extra_time"],
         "callback_url": req["callback_url"],
         "number_of_runs": 1,
         "language": {"id": req["language_id"]},

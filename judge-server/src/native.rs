@@ -254,6 +254,7 @@ async fn create(
         wall_time_us: None,
         memory_bytes,
         output_bytes: None,
+        pids: None,
         fail_fast: s.fail_fast.unwrap_or(true),
         keep_output: false,
     };
@@ -660,6 +661,7 @@ async fn run(
         wall_time_us: None,
         memory_bytes,
         output_bytes: None,
+        pids: None,
         fail_fast: true,
         keep_output: true,
     };

@@ -66,6 +66,9 @@ pub struct Job {
     /// Output kept per test, bytes (else 16 MiB).
     #[serde(default)]
     pub output_bytes: Option<u64>,
+    /// Processes + threads per test (else the language profile's).
+    #[serde(default)]
+    pub pids: Option<u64>,
     /// Stop at the first failure.
     pub fail_fast: bool,
     /// Keep stdout/stderr of each test in the result.
@@ -563,6 +566,7 @@ impl Work {
             wall_time_us: job.wall_time_us,
             memory_bytes: job.memory_bytes,
             output_bytes: job.output_bytes.unwrap_or(16 << 20),
+            pids: job.pids,
             checker,
         };
         let sub = judge::Submission {

@@ -928,6 +928,28 @@ fn the_judge0_api_applies_or_refuses_every_limit_and_option_it_is_given() {
     // max_file_size (KB) bounds the output: past it, SIGXFSZ (8) as in Judge0.
     let (code, v) = judged(serde_json::json!({"max_file_size": 1}), "print('x' * 5000)\n");
     assert_eq!((code, &v["status"]["id"]), (201, &serde_json::json!(8)), "{v}");
+    // max_processes_and_or_threads bounds processes: one process cannot fork (a runtime
+    // error, 11), and the allowance is shown back; not given, the language's own holds.
+    let fork = "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\nprint('forked')\n";
+    let (code, v) = judged(serde_json::json!({"max_processes_and_or_threads": 1}), fork);
+    assert_eq!(
+        (code, &v["status"]["id"], &v["max_processes_and_or_threads"]),
+        (201, &serde_json::json!(11), &serde_json::json!(1)),
+        "{v}"
+    );
+    let (code, v) = judged(serde_json::json!({}), fork);
+    assert_eq!(
+        (code, &v["stdout"], &v["max_processes_and_or_threads"]),
+        (201, &serde_json::json!("forked\n"), &serde_json::Value::Null),
+        "{v}"
+    );
+    // stack_limit and cpu_extra_time are checked as Judge0 checks them and shown back.
+    let (code, v) = judged(serde_json::json!({"stack_limit": 64000, "cpu_extra_time": 0}), "print(1)\n");
+    assert_eq!(
+        (code, &v["stack_limit"], &v["cpu_extra_time"]),
+        (201, &serde_json::json!(64000.0), &serde_json::json!(0.0)),
+        "{v}"
+    );
     // A language id given as a string is taken, as Judge0's API takes it.
     let (code, v) = judged(serde_json::json!({"language_id": "71"}), "print(1)\n");
     assert_eq!((code, &v["stdout"]), (201, &serde_json::json!("1\n")), "{v}");
@@ -940,6 +962,13 @@ fn the_judge0_api_applies_or_refuses_every_limit_and_option_it_is_given() {
         ("number_of_runs", serde_json::json!(3)),
         ("memory_limit", serde_json::json!(100)),
         ("wall_time_limit", serde_json::json!(1000)),
+        ("max_processes_and_or_threads", serde_json::json!(0)),
+        ("max_processes_and_or_threads", serde_json::json!(1.5)),
+        ("max_processes_and_or_threads", serde_json::json!(121)),
+        ("stack_limit", serde_json::json!(200000)),
+        ("stack_limit", serde_json::json!("deep")),
+        ("cpu_extra_time", serde_json::json!(-1)),
+        ("cpu_extra_time", serde_json::json!(6)),
     ] {
         let (code, v) = judged(serde_json::json!({ field: value }), "print(1)\n");
         assert_eq!(code, 422, "{field}: {v}");

@@ -496,6 +496,9 @@ pub fn judge(
     if let Some(wall) = problem.wall_time_us {
         limits.wall_time_us = wall;
     }
+    if let Some(pids) = problem.pids {
+        limits.pids = pids;
+    }
     let total = problem.tests.len();
     // One warm environment for the compile and all the tests of this submission (and no
     // other), made around its sources and reset between runs. Where none can be made, or

@@ -83,7 +83,7 @@ pub fn load(dir: &Path) -> Result<Problem, JudgeError> {
             dir.display()
         )));
     }
-    Ok(Problem { tests, time_us, wall_time_us: None, memory_bytes, output_bytes, checker })
+    Ok(Problem { tests, time_us, wall_time_us: None, memory_bytes, output_bytes, pids: None, checker })
 }
 
 /// `.in` + `.ans` pairs under `dir` (and its subdirectories), in natural order.

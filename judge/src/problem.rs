@@ -31,6 +31,8 @@ pub struct Problem {
     pub memory_bytes: u64,
     /// Output kept per test, bytes.
     pub output_bytes: u64,
+    /// Processes + threads per test; None: the language profile's.
+    pub pids: Option<u64>,
     /// How outputs are compared.
     pub checker: CheckerSpec,
 }
@@ -95,6 +97,7 @@ impl Problem {
             wall_time_us: None,
             memory_bytes: memory_bytes.unwrap_or(DEFAULT_MEMORY),
             output_bytes: output_bytes.unwrap_or(DEFAULT_OUTPUT),
+            pids: None,
             checker,
         })
     }
