@@ -417,9 +417,10 @@ fn callback_of(work: &Work, v: &serde_json::Value, b64: bool) -> Result<serde_js
 async fn create(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
-    Query(p): Query<Params>,
+    p: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(p) = p.map_err(ApiError::from_query)?;
     let b64 = truthy(&p.base64_encoded);
     // Every check before anything is stored: a bad `fields` must not leave a job behind.
     let fields = fields_of(&p)?;
@@ -470,8 +471,9 @@ async fn show(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Path(token): Path<String>,
-    Query(p): Query<Params>,
+    p: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(p) = p.map_err(ApiError::from_query)?;
     let fields = fields_of(&p)?;
     let row = work.owned(&token, &caller)?;
     Ok(Json(render(&row, truthy(&p.base64_encoded), &fields)?))
@@ -480,9 +482,10 @@ async fn show(
 async fn create_batch(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
-    Query(p): Query<Params>,
+    p: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(p) = p.map_err(ApiError::from_query)?;
     let b64 = truthy(&p.base64_encoded);
     let v = parse_body(body)?;
     let list = v
@@ -513,8 +516,9 @@ async fn create_batch(
 async fn show_batch(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
-    Query(p): Query<Params>,
+    p: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(p) = p.map_err(ApiError::from_query)?;
     let fields = fields_of(&p)?;
     let tokens = p.tokens.clone().unwrap_or_default();
     let mut out = Vec::new();

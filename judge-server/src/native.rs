@@ -536,8 +536,9 @@ struct RecentQuery {
 async fn recent(
     State(work): State<Arc<Work>>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
-    Query(q): Query<RecentQuery>,
+    q: Result<Query<RecentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(ApiError::from_query)?;
     let limit = q.limit.unwrap_or(20).min(200);
     let rows = work.store.recent(limit * 4).map_err(ApiError::internal)?;
     let mine: Vec<serde_json::Value> = rows

@@ -146,6 +146,17 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_server_keeps_serving() {
     let r = ureq::post(&format!("{}/submissions?wait=true&fields=bogus", s.base))
         .send_json(serde_json::json!({"source_code": "echo 1", "language_id": 46}));
     assert_eq!(decode(r).0, 400);
+    // A body of the wrong shape names the field, as validation does; a query string that
+    // does not parse is a JSON 400 too.
+    let (code, v) =
+        post(&s, "/v1/submissions", serde_json::json!({"language": 7, "source": "x", "tests": aplusb_tests()}));
+    assert!(code == 422 && v["language"][0].as_str().is_some_and(|m| m.contains("invalid type")), "{v}");
+    let (code, v) = post(&s, "/v1/submissions", serde_json::json!({"source": "x", "tests": aplusb_tests()}));
+    assert_eq!((code, &v), (422, &serde_json::json!({"language": ["can't be blank"]})));
+    for path in ["/v1/submissions?limit=lots", "/submissions/00000000-0000-4000-8000-000000000000?fields=a&fields=b"] {
+        let (code, v) = get(&s, path);
+        assert!(code == 400 && v["error"].as_str().is_some_and(|e| e.starts_with("bad query string")), "{path}: {v}");
+    }
     let (_, recent) = get(&s, "/v1/submissions?limit=50");
     assert_eq!(recent.as_array().map(|a| a.len()), Some(0), "nothing was queued: {recent}");
     // Every extractor failure is JSON too.
