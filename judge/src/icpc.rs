@@ -55,8 +55,7 @@ pub fn load(dir: &Path) -> Result<Problem, JudgeError> {
         },
     };
     let time_us = match time {
-        Some(t) if t.is_finite() && t >= 0.001 => (t * 1e6) as u64,
-        Some(t) => return Err(bad(format!("time limit {t}: must be at least 0.001 seconds"))),
+        Some(t) => crate::problem::time_limit_us(t).map_err(|e| bad(format!("time limit {e}")))?,
         None => DEFAULT_TIME_US,
     };
     let memory_bytes =

@@ -44,6 +44,15 @@ pub const DEFAULT_MEMORY: u64 = 256 << 20;
 /// Default output per test.
 pub const DEFAULT_OUTPUT: u64 = 16 << 20;
 
+/// A problem's time limit in seconds as µs, within the bounds `runner run --time` has.
+pub(crate) fn time_limit_us(seconds: f64) -> Result<u64, String> {
+    if seconds.is_finite() && (0.001..=1e6).contains(&seconds) {
+        Ok((seconds * 1e6).round() as u64)
+    } else {
+        Err(format!("{seconds}: must be 0.001 to 1000000 seconds"))
+    }
+}
+
 /// `problem.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,8 +85,7 @@ impl Problem {
         };
         let in_file = |m: String| JudgeError::Problem { file: settings_path.display().to_string(), message: m };
         let time_us = match settings.time {
-            Some(t) if t.is_finite() && t >= 0.001 => (t * 1e6) as u64,
-            Some(t) => return Err(in_file(format!("time = {t}: must be at least 0.001 seconds"))),
+            Some(t) => time_limit_us(t).map_err(|e| in_file(format!("time = {e}")))?,
             None => DEFAULT_TIME_US,
         };
         let memory_bytes =
@@ -195,5 +203,12 @@ mod tests {
         assert!(err.contains("problem.toml") && err.contains("line 2") && err.contains("memroy"), "{err}");
         std::fs::write(d.path().join("problem.toml"), "checker = \"float:x\"\n").unwrap();
         assert!(Problem::load(d.path()).unwrap_err().to_string().contains("EPS"));
+        for bad in ["0", "0.0001", "1e9", "nan", "-1"] {
+            std::fs::write(d.path().join("problem.toml"), format!("time = {bad}\n")).unwrap();
+            let err = Problem::load(d.path()).unwrap_err().to_string();
+            assert!(err.contains("time = ") && err.contains("0.001 to 1000000"), "{bad}: {err}");
+        }
+        std::fs::write(d.path().join("problem.toml"), "time = 2.5\n").unwrap();
+        assert_eq!(Problem::load(d.path()).unwrap().time_us, 2_500_000);
     }
 }
