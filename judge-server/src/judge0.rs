@@ -265,11 +265,22 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
     };
     let kept = serde_json::json!({
         "source_code": source, "language_id": lang, "stdin": stdin, "expected_output": expected,
-        "cpu_time_limit": cpu, "wall_time_limit": wall, "memory_limit": memory_kb, "max_file_size": file_kb,
-        "max_processes_and_or_threads": processes, "stack_limit": stack_kb, "cpu_extra_time": extra,
+        "cpu_time_limit": cpu, "wall_time_limit": wall, "memory_limit": kilobytes(memory_kb),
+        "max_file_size": kilobytes(file_kb), "max_processes_and_or_threads": processes,
+        "stack_limit": stack_kb.map(kilobytes), "cpu_extra_time": extra,
         "callback_url": v.get("callback_url"),
     });
     Ok((job, kept))
+}
+
+/// A size in KB as Judge0 shows it: an integer when it is whole (a client may read it
+/// into an integer type), else the number as given.
+fn kilobytes(kb: f64) -> serde_json::Value {
+    if kb.fract() == 0.0 && kb.abs() < 9.0e15 {
+        serde_json::json!(kb as i64)
+    } else {
+        serde_json::json!(kb)
+    }
 }
 
 /// Judge0's status for a finished submission.

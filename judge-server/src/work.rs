@@ -633,11 +633,7 @@ mod tests {
 
     #[test]
     fn test_directories_of_gone_servers_are_swept_and_a_live_ones_kept() {
-        // A pid that existed and is gone: a child that has been reaped.
-        let gone = std::process::Command::new("/bin/true").spawn().unwrap();
-        let gone_pid = gone.id();
-        let mut gone = gone;
-        gone.wait().unwrap();
+        let gone_pid = judge::workdir::unused_pid();
         let tmp = std::env::temp_dir();
         let dead = tmp.join(format!("{TEST_DIR_PREFIX}{gone_pid}-sweeptest"));
         let live = tmp.join(format!("{TEST_DIR_PREFIX}{}-sweeptest", std::process::id()));

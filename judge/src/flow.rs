@@ -151,7 +151,8 @@ struct Prepared {
 }
 
 /// Where boxes are made: a directory only the runner can enter (it holds the submitter's
-/// source; every run gets a copy of it, never the directory itself).
+/// source). As root every run gets a copy of it; rootless, the runner's own user is the
+/// sandbox's, and the directory is bound.
 fn new_box() -> Result<tempfile::TempDir, JudgeError> {
     workdir::private_dir(workdir::BOX_PREFIX).map_err(|e| JudgeError::Io(format!("creating a box directory: {e}")))
 }

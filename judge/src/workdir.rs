@@ -4,10 +4,10 @@
 //! submitter's source; a checker's files hold a hidden test's input and answer), and named
 //! `<prefix><pid>-<random>` after the process that made it. A directory is removed when its
 //! maker drops it; one left by a process that was killed is removed by the next `sweep` of
-//! its prefix, once no process has that pid.
+//! its prefix, once no process has that pid. (Judges in different pid namespaces must not
+//! share a temporary directory: a pid of another namespace looks gone here.)
 
 use std::io;
-use std::path::Path;
 
 /// A box: the sources, then what the compiler makes of them.
 pub(crate) const BOX_PREFIX: &str = "judge-box-";
@@ -29,25 +29,48 @@ pub fn sweep_judge_dirs() -> usize {
     sweep(BOX_PREFIX) + sweep(CHECK_PREFIX)
 }
 
-/// Removes every directory `<prefix><pid>-*` in the temporary directory whose process is
-/// gone; returns how many went. A directory of a live process is never touched, nor
-/// anything that is not a directory (a symlink with such a name is left alone).
+/// Removes every directory `<prefix><pid>-*` in the temporary directory that this user
+/// owns and whose process is gone; returns how many went. A directory of a live process
+/// is never touched, nor one of another user (anyone can make a directory with such a
+/// name), nor anything that is not a directory (a symlink with such a name is left alone;
+/// the removal never follows one inside).
 pub fn sweep(prefix: &str) -> usize {
+    use std::os::unix::fs::MetadataExt;
     let tmp = std::env::temp_dir();
     let Ok(entries) = std::fs::read_dir(&tmp) else { return 0 };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
     let mut removed = 0;
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if Path::new(&format!("/proc/{pid}")).exists() {
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()).filter(|p| *p > 0) else {
+            continue;
+        };
+        if alive(pid) {
             continue;
         }
-        if e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(e.path()).is_ok() {
+        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(e.path()).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+/// Whether a process has this pid: one of another user counts (kill answers EPERM), and
+/// so does a pid that cannot be asked about for any other reason.
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
+    let answered = unsafe { libc::kill(pid, 0) };
+    answered == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// A pid no process can have (above the kernel's pid_max): for tests of the sweep.
+#[doc(hidden)]
+pub fn unused_pid() -> u32 {
+    let max = std::fs::read_to_string("/proc/sys/kernel/pid_max").ok().and_then(|s| s.trim().parse::<u32>().ok());
+    max.unwrap_or(4_194_304) + 1
 }
 
 #[cfg(test)]
@@ -67,15 +90,16 @@ mod tests {
     #[test]
     fn directories_of_gone_processes_are_swept_and_a_live_ones_kept() {
         let prefix = format!("judge-sweep-test-{}-", std::process::id());
-        // A pid that existed and is gone: a child that has been reaped.
-        let mut gone = std::process::Command::new("/bin/true").spawn().unwrap();
-        let gone_pid = gone.id();
-        gone.wait().unwrap();
+        let gone_pid = unused_pid();
         let tmp = std::env::temp_dir();
         let dead = tmp.join(format!("{prefix}{gone_pid}-x"));
         std::fs::create_dir_all(dead.join("inner")).unwrap();
         std::fs::write(dead.join("inner/file"), "left").unwrap();
         let live = private_dir(&prefix).unwrap();
+        // Another user's directory with such a name (anyone can make one) is theirs.
+        let others = tmp.join(format!("{prefix}{gone_pid}-others"));
+        std::fs::create_dir(&others).unwrap();
+        std::os::unix::fs::chown(&others, Some(65534), Some(65534)).unwrap();
         // Not a directory: a symlink named like one is left, and so is its target.
         let target = tempfile::tempdir().unwrap();
         let link = tmp.join(format!("{prefix}{gone_pid}-link"));
@@ -83,6 +107,8 @@ mod tests {
         assert_eq!(sweep(&prefix), 1);
         assert!(!dead.exists());
         assert!(live.path().is_dir());
+        assert!(others.is_dir());
+        std::fs::remove_dir(&others).unwrap();
         assert!(target.path().is_dir() && std::fs::symlink_metadata(&link).is_ok());
         std::fs::remove_file(&link).unwrap();
     }

@@ -218,9 +218,7 @@ fn a_checkers_view_of_hidden_tests_is_closed_to_other_users_and_gone_after() {
     let checker = problem.path().join("look.sh");
     std::fs::write(&checker, "cat \"$1\" \"$2\" \"$3\" >/dev/null || exit 3\nsleep 1\nexit 0\n").unwrap();
     // A box a killed judge left (its pid is gone): swept when judging starts.
-    let mut gone = Command::new("/bin/true").spawn().unwrap();
-    let gone_pid = gone.id();
-    gone.wait().unwrap();
+    let gone_pid = judge::workdir::unused_pid();
     let left = std::env::temp_dir().join(format!("judge-box-{gone_pid}-left"));
     std::fs::create_dir_all(&left).unwrap();
     std::fs::write(left.join("main.c"), "someone's source").unwrap();

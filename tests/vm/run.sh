@@ -30,7 +30,9 @@ tests=(statuses isolation lifecycle layout hardening warm)
 # Not under /tmp: the guest mounts its own tmpfs there.
 work=$PWD/target/vm-$$
 rm -rf "$work"; mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+# A run that is interrupted stops its guest too (qemu writes to a file: nothing else ends it).
+qemu=
+trap '[ -n "$qemu" ] && kill "$qemu" 2>/dev/null; rm -rf "$work"' EXIT
 cargo test -p sandbox --no-run --message-format=json "${tests[@]/#/--test=}" 2>/dev/null \
   | python3 -c '
 import json, sys
@@ -77,10 +79,10 @@ boot() {
     -append "console=ttyS0 panic=-1 loglevel=5 softlockup_panic=1 softlockup_all_cpu_backtrace=1 sandbox.stage2=$stage2 sandbox.work=$work sandbox.layout=$layout sandbox.tmp=$target_tmp sandbox.repo=$PWD" \
     -fsdev local,id=h,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=h,mount_tag=host < /dev/null > "$work/console.log" &
-  local qemu=$!
+  qemu=$!
   tail -n +1 --pid=$qemu -f "$work/console.log" \
     | awk '!/^\[ *[0-9]+\.[0-9]+\] / || /BUG|lockup|panic|Oops|stall|hung/ { print; fflush() }'
-  wait $qemu
+  wait "$qemu"
 }
 
 echo "vm: booting $kernel with cgroup $layout (TCG), tests: ${tests[*]}"
