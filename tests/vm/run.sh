@@ -32,7 +32,7 @@ work=$PWD/target/vm-$$
 rm -rf "$work"; mkdir -p "$work"
 # A run that is interrupted stops its guest too (qemu writes to a file: nothing else ends it).
 qemu=
-trap '[ -n "$qemu" ] && kill "$qemu" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'if [ -n "$qemu" ]; then kill "$qemu" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 cargo test -p sandbox --no-run --message-format=json "${tests[@]/#/--test=}" 2>/dev/null \
   | python3 -c '
 import json, sys
