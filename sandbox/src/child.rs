@@ -411,6 +411,11 @@ unsafe fn prologue(plan: &ChildPlan) -> usize {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
         libc::umask(0);
     }
+    // The name we inherited is the runner's thread's (an embedder's worker, a test's name),
+    // which /proc/1/comm would show the program and `ps` on the host would show for every
+    // init and holder: ours is sandbox-init (16 bytes with the NUL, the most comm takes).
+    // SAFETY: prctl reads a NUL-terminated name of at most 16 bytes from a static.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"sandbox-init".as_ptr() as c_ulong, 0, 0, 0) };
     // Our copy of the runner's memory holds its argv and environment, which /proc/1/cmdline
     // and /proc/1/environ would show the program: overwrite them in this copy.
     for (i, (start, end)) in plan.wipe.iter().enumerate() {
