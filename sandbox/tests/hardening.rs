@@ -142,7 +142,8 @@ fn signals_the_program_raises_itself_are_only_signaled() {
 
 #[test]
 fn the_sandboxs_init_shows_nothing_of_the_runner() {
-    let r = run_captured(&mut sh("tr '\\0' ' ' < /proc/1/cmdline; echo; cat /proc/1/environ | wc -c; cat /proc/1/comm"));
+    let r =
+        run_captured(&mut sh("tr '\\0' ' ' < /proc/1/cmdline; echo; cat /proc/1/environ | wc -c; cat /proc/1/comm"));
     let text = stdout_text(&r);
     assert!(text.starts_with("sandbox-init"), "{text}");
     // Its name, too, is its own, not the runner's thread's (this test's).
