@@ -110,7 +110,8 @@ fn status(id: u32) -> serde_json::Value {
 }
 
 fn profile_for(work: &Work, id: u64) -> Option<&judge::Profile> {
-    work.profiles.all().find(|p| p.judge0_ids.contains(&(id as u32)))
+    let id = u32::try_from(id).ok()?;
+    work.profiles.all().find(|p| p.judge0_ids.contains(&id))
 }
 
 /// Decodes a text field: base64 when asked (newlines tolerated), else as is.
@@ -127,31 +128,43 @@ fn text(v: &serde_json::Value, field: &str, b64: bool) -> Result<Option<String>,
     }
 }
 
+/// A number field (or a string holding one), greater than 0 and at most `max`; `default`
+/// when it is absent or null.
 fn number(v: &serde_json::Value, field: &str, default: f64, max: f64) -> Result<f64, ApiError> {
-    match v.get(field) {
-        None | Some(serde_json::Value::Null) => Ok(default),
-        Some(n) => {
-            let x = n
-                .as_f64()
-                .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
-                .ok_or_else(|| ApiError::field(field, "is not a number"))?;
-            if !(x > 0.0 && x <= max) {
-                return Err(ApiError::field(field, format!("must be greater than 0 and at most {max}")));
-            }
-            Ok(x)
-        }
+    Ok(given_number(v, field, false, max)?.unwrap_or(default))
+}
+
+/// A number field (or a string holding one) when it is given: at most `max`, and greater
+/// than 0 (or, with `zero_too`, 0 or more).
+fn given_number(v: &serde_json::Value, field: &str, zero_too: bool, max: f64) -> Result<Option<f64>, ApiError> {
+    let Some(n) = v.get(field).filter(|n| !n.is_null()) else { return Ok(None) };
+    let x = n
+        .as_f64()
+        .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| ApiError::field(field, "is not a number"))?;
+    let low_ok = if zero_too { x >= 0.0 } else { x > 0.0 };
+    if !(low_ok && x <= max) {
+        let low = if zero_too { "greater than or equal to 0" } else { "greater than 0" };
+        return Err(ApiError::field(field, format!("must be {low} and at most {max}")));
     }
+    Ok(Some(x))
 }
 
 /// Judge0's defaults and bounds that this server applies (as `/config_info` says).
+const CPU_TIME_LIMIT: f64 = 5.0;
+const MEMORY_LIMIT_KB: f64 = 128_000.0;
 const WALL_TIME_LIMIT: f64 = 10.0;
 const MAX_WALL_TIME_LIMIT: f64 = 20.0;
 const MAX_FILE_SIZE_KB: f64 = 1024.0;
 const MAX_MAX_FILE_SIZE_KB: f64 = 4096.0;
 const MIN_MEMORY_LIMIT_KB: f64 = 2048.0;
 const MAX_MAX_PROCESSES: f64 = 120.0;
+/// Judge0's default, which `/config_info` shows; not given, a run has its language's own.
+const MAX_PROCESSES: f64 = 60.0;
 /// Checked as Judge0 checks them, not applied (see `job_from`).
+const STACK_LIMIT_KB: f64 = 64_000.0;
 const MAX_STACK_LIMIT_KB: f64 = 128_000.0;
+const CPU_EXTRA_TIME: f64 = 1.0;
 const MAX_CPU_EXTRA_TIME: f64 = 5.0;
 
 /// Refuses, naming the field as Judge0 does (422), what `/config_info` says is off here or
@@ -207,46 +220,25 @@ fn job_from(work: &Work, v: &serde_json::Value, b64: bool) -> Result<(Job, serde
     let stdin = text(v, "stdin", b64)?.unwrap_or_default();
     let expected = text(v, "expected_output", b64)?;
     crate::native::check_source_size(&work.maxima, "source_code", source.len())?;
-    let cpu = number(v, "cpu_time_limit", 5.0_f64.min(work.maxima.time_s), work.maxima.time_s)?;
+    let cpu = number(v, "cpu_time_limit", CPU_TIME_LIMIT.min(work.maxima.time_s), work.maxima.time_s)?;
     let wall = number(v, "wall_time_limit", WALL_TIME_LIMIT, MAX_WALL_TIME_LIMIT)?;
     let max_kb = (work.maxima.memory / 1024) as f64;
-    let memory_kb = number(v, "memory_limit", 128_000.0_f64.min(max_kb), max_kb)?;
+    let memory_kb = number(v, "memory_limit", MEMORY_LIMIT_KB.min(max_kb), max_kb)?;
     if memory_kb < MIN_MEMORY_LIMIT_KB {
         return Err(ApiError::field("memory_limit", format!("must be greater than or equal to {MIN_MEMORY_LIMIT_KB}")));
     }
     let file_kb = number(v, "max_file_size", MAX_FILE_SIZE_KB, MAX_MAX_FILE_SIZE_KB)?;
     // Processes and threads: applied when given. Not given, the language's own allowance
     // holds (a JVM or Go runtime needs more threads than some programs do processes).
-    let processes = match v.get("max_processes_and_or_threads") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(_) => {
-            let n = number(v, "max_processes_and_or_threads", 0.0, MAX_MAX_PROCESSES)?;
-            if n.fract() != 0.0 {
-                return Err(ApiError::field("max_processes_and_or_threads", "must be an integer"));
-            }
-            Some(n as u64)
-        }
-    };
+    let processes = given_number(v, "max_processes_and_or_threads", false, MAX_MAX_PROCESSES)?;
+    if processes.is_some_and(|n| n.fract() != 0.0) {
+        return Err(ApiError::field("max_processes_and_or_threads", "must be an integer"));
+    }
+    let processes = processes.map(|n| n as u64);
     // Checked as Judge0 checks them, and kept, but not applied: the stack may grow as far
     // as the memory limit, and a run is stopped at its CPU limit, without extra time.
-    let stack_kb = v
-        .get("stack_limit")
-        .filter(|x| !x.is_null())
-        .map(|_| number(v, "stack_limit", 0.0, MAX_STACK_LIMIT_KB))
-        .transpose()?;
-    let extra = match v.get("cpu_extra_time") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(x) => match x.as_f64().or_else(|| x.as_str().and_then(|s| s.parse().ok())) {
-            Some(t) if (0.0..=MAX_CPU_EXTRA_TIME).contains(&t) => Some(t),
-            Some(_) => {
-                return Err(ApiError::field(
-                    "cpu_extra_time",
-                    format!("must be greater than or equal to 0 and at most {MAX_CPU_EXTRA_TIME}"),
-                ))
-            }
-            None => return Err(ApiError::field("cpu_extra_time", "is not a number")),
-        },
-    };
+    let stack_kb = given_number(v, "stack_limit", false, MAX_STACK_LIMIT_KB)?;
+    let extra = given_number(v, "cpu_extra_time", true, MAX_CPU_EXTRA_TIME)?;
     let job = Job {
         language: profile.id.clone(),
         files: vec![("main".into(), source.clone())],
@@ -459,13 +451,7 @@ async fn create(
     if !truthy(&p.wait) {
         return Ok((StatusCode::CREATED, Json(serde_json::json!({"token": id}))).into_response());
     }
-    loop {
-        match rx.recv().await {
-            Ok(ev) if ev.contains("\"event\":\"done\"") => break,
-            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(_) => break,
-        }
-    }
+    crate::native::wait_for_done(&mut rx).await;
     let row = work.store.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("submission"))?;
     match render(&row, b64, &fields) {
         Ok(v) => Ok((StatusCode::CREATED, Json(v)).into_response()),
@@ -576,12 +562,15 @@ async fn config_info(State(work): State<Arc<Work>>) -> Json<serde_json::Value> {
         "allowed_languages_for_compile_options": [], "enable_command_line_arguments": false,
         "enable_submission_delete": false, "enable_callbacks": true, "callbacks_max_tries": work.callbacks.max_tries,
         "callbacks_timeout": 5.0, "enable_additional_files": false, "max_queue_size": work.max_queue,
-        "cpu_time_limit": 5.0_f64.min(work.maxima.time_s), "max_cpu_time_limit": work.maxima.time_s, "cpu_extra_time": 1.0, "max_cpu_extra_time": 5.0,
-        "wall_time_limit": 10.0, "max_wall_time_limit": 20.0, "memory_limit": 128_000.min(work.maxima.memory / 1024), "max_memory_limit": work.maxima.memory / 1024,
-        "stack_limit": 64000, "max_stack_limit": 128000, "max_processes_and_or_threads": 60,
-        "max_max_processes_and_or_threads": 120, "enable_per_process_and_thread_time_limit": false,
+        "cpu_time_limit": CPU_TIME_LIMIT.min(work.maxima.time_s), "max_cpu_time_limit": work.maxima.time_s,
+        "cpu_extra_time": CPU_EXTRA_TIME, "max_cpu_extra_time": MAX_CPU_EXTRA_TIME,
+        "wall_time_limit": WALL_TIME_LIMIT, "max_wall_time_limit": MAX_WALL_TIME_LIMIT,
+        "memory_limit": kilobytes(MEMORY_LIMIT_KB.min((work.maxima.memory / 1024) as f64)), "max_memory_limit": work.maxima.memory / 1024,
+        "stack_limit": kilobytes(STACK_LIMIT_KB), "max_stack_limit": kilobytes(MAX_STACK_LIMIT_KB),
+        "max_processes_and_or_threads": MAX_PROCESSES as u64, "max_max_processes_and_or_threads": MAX_MAX_PROCESSES as u64,
+        "enable_per_process_and_thread_time_limit": false,
         "allow_enable_per_process_and_thread_time_limit": false, "enable_per_process_and_thread_memory_limit": false,
-        "allow_enable_per_process_and_thread_memory_limit": false, "max_file_size": 1024, "max_max_file_size": 4096,
+        "allow_enable_per_process_and_thread_memory_limit": false, "max_file_size": kilobytes(MAX_FILE_SIZE_KB), "max_max_file_size": kilobytes(MAX_MAX_FILE_SIZE_KB),
         "number_of_runs": 1, "max_number_of_runs": 1, "redirect_stderr_to_stdout": false, "max_extract_size": 10240,
         "enable_batched_submissions": true, "max_submission_batch_size": MAX_BATCH, "submission_cache_duration": 1.0,
         "use_docs_as_homepage": false, "allow_enable_network": false, "enable_network": false,

@@ -200,8 +200,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tokio::select! {
         _ = shutdown() => {}
         ended = &mut server => {
-            // The listener failed on its own: that is an error exit.
-            ended??;
+            // The server task ended on its own (it panicked): that is an error exit.
+            ended?;
             anyhow::bail!("the HTTP server stopped unexpectedly");
         }
     }
@@ -228,9 +228,11 @@ fn app(work: Arc<work::Work>, max_body: usize) -> axum::Router {
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method")
         })
+        // Layers run outside in: a client is checked (token, rate limit) before its body is
+        // read, so one refused holds no body in memory.
+        .layer(axum::middleware::from_fn_with_state(max_body, serve::read_body))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&work), auth::check))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(max_body, serve::read_body))
         .with_state(work)
 }
 

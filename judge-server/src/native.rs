@@ -452,12 +452,11 @@ async fn enqueue_as(
 }
 
 /// Waits for a submission's `done` event (or its channel's end).
-async fn wait_for_done(rx: &mut tokio::sync::broadcast::Receiver<String>) {
+pub(crate) async fn wait_for_done(rx: &mut tokio::sync::broadcast::Receiver<String>) {
     loop {
         match rx.recv().await {
             Ok(ev) if ev.contains("\"event\":\"done\"") => break,
-            Ok(_) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(_) => break,
         }
     }

@@ -19,15 +19,14 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a client has to send a request's body once its header came.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Serves `app` on `listener` until `stop` completes, then accepts no more connections and
-/// waits for the open ones (the caller aborts this task to end them).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    stop: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
+/// Serves `app` on `listener` until `stop` completes, then accepts no more connections,
+/// tells the open ones to close once their current request is answered (no further request
+/// on a kept-alive connection), and waits for them (the caller aborts this task to end
+/// them sooner).
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router, stop: impl std::future::Future<Output = ()>) {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(stop);
     loop {
@@ -51,15 +50,16 @@ pub async fn serve(
                     req.extensions_mut().insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
                     tower::ServiceExt::oneshot(app.clone(), req)
                 });
-                let builder = builder.clone();
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
                 connections.spawn(async move {
-                    let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;
+                    let _ = connection.await;
                 });
             }
         }
     }
+    graceful.shutdown().await;
     while connections.join_next().await.is_some() {}
-    Ok(())
 }
 
 /// Reads a request's whole body (at most `max_body` bytes, within `BODY_TIMEOUT`) before
@@ -78,7 +78,7 @@ pub async fn read_body(State(max_body): State<usize>, req: Request, next: Next) 
         // still sending it reads the 413 instead of a reset connection; a far larger one
         // is answered at once.
         if n <= 4 * max_body as u64 {
-            let _ = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), 4 * max_body)).await;
+            let _ = tokio::time::timeout(BODY_TIMEOUT, drain(req.into_body(), n)).await;
         }
         return too_large().into_response();
     }
@@ -89,7 +89,35 @@ pub async fn read_body(State(max_body): State<usize>, req: Request, next: Next) 
             format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
         )
         .into_response(),
-        Ok(Err(_)) => too_large().into_response(),
+        // Over the limit, or a body that broke off (the client went, a bad chunk).
+        Ok(Err(e)) if is_too_large(&e) => too_large().into_response(),
+        Ok(Err(e)) => ApiError::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}")).into_response(),
         Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
     }
+}
+
+/// Reads and drops a body, frame by frame, until `at_most` bytes or its end: none of it is
+/// kept.
+async fn drain(body: axum::body::Body, at_most: u64) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0u64;
+    while seen < at_most {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
+}
+
+/// Whether reading a body failed because it is larger than the limit.
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }

@@ -565,7 +565,7 @@ impl Work {
             time_us: job.time_us,
             wall_time_us: job.wall_time_us,
             memory_bytes: job.memory_bytes,
-            output_bytes: job.output_bytes.unwrap_or(16 << 20),
+            output_bytes: job.output_bytes.unwrap_or(judge::problem::DEFAULT_OUTPUT),
             pids: job.pids,
             checker,
         };

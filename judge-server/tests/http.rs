@@ -709,6 +709,16 @@ fn callbacks_are_signed_retried_and_end_as_dead_letters() {
 #[test]
 fn with_tokens_one_client_cannot_see_anothers_submission() {
     let s = start_with(&["--token", "alice-token", "--token", "bob-token", "--admin-token", "root-token"]);
+    // A client without a token is refused before its body is read: a 401, not a 413.
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+        c.write_all(b"POST /submissions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n{").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = [0u8; 12];
+        c.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 401");
+    }
     let call = |method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>| {
         let mut r = ureq::request(method, &format!("{}{path}", s.base));
         if let Some(t) = token {
@@ -1010,12 +1020,48 @@ fn a_body_announced_too_large_is_refused_at_once_and_a_silent_client_is_let_go()
     let mut answer = [0u8; 12];
     c.read_exact(&mut answer).unwrap();
     assert_eq!(&answer, b"HTTP/1.1 413");
-    // A header that never ends: the server closes the connection (after 20 s).
+    // A header that never ends: the connection stays open a while, then the server closes
+    // it (after 20 s).
     let mut c = std::net::TcpStream::connect(&addr).unwrap();
     c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
     let started = std::time::Instant::now();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let mut rest = Vec::new();
+    let early = c.read_to_end(&mut rest);
+    assert!(early.is_err() && rest.is_empty(), "closed at once: {early:?} {rest:?}");
+    c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
     let _ = c.read_to_end(&mut rest);
     assert!(started.elapsed() < Duration::from_secs(35), "still open after {:?}", started.elapsed());
+}
+
+#[test]
+fn a_body_over_the_limit_is_413_however_it_comes_and_one_broken_off_is_400() {
+    use std::io::{Read, Write};
+    let s = start_with(&["--max-body", "1000"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let answer = |request: &[u8], then_close: bool| -> String {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.write_all(request).unwrap();
+        if then_close {
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut text = Vec::new();
+        let _ = c.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    };
+    let head = "POST /submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n";
+    // Chunked, with no length announced: found too large while read.
+    let chunk = "x".repeat(1500);
+    let chunked = format!("{head}Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n", chunk.len());
+    let a = answer(chunked.as_bytes(), false);
+    assert!(a.starts_with("HTTP/1.1 413") && a.contains("larger than 1000 bytes"), "{a}");
+    // Announced somewhat over the limit: read and dropped, then 413.
+    let over = format!("{head}Content-Length: 2500\r\n\r\n{}", "y".repeat(2500));
+    let a = answer(over.as_bytes(), false);
+    assert!(a.starts_with("HTTP/1.1 413"), "{a}");
+    // A body that breaks off before its announced length: the client's fault, a JSON 400.
+    let cut = format!("{head}Content-Length: 500\r\n\r\n{{\"source_code\"");
+    let a = answer(cut.as_bytes(), true);
+    assert!(a.starts_with("HTTP/1.1 400") && a.contains("\"error\""), "{a}");
 }

@@ -430,9 +430,7 @@ impl CustomChecker {
                 _ => Verdict::InternalError,
             };
             let message = match verdict {
-                Verdict::InternalError => {
-                    Some(format!("output validator failed ({}, exit {:?})", r.status.as_str(), r.exit_code))
-                }
+                Verdict::InternalError => Some(format!("output validator failed ({})", ending(&r))),
                 _ => message,
             };
             return Ok(checker::Checked { verdict, message, diff: None });
@@ -452,11 +450,7 @@ impl CustomChecker {
             (Verdict::InternalError, _) => {
                 // What the checker said, else why its run failed (a setup error's message).
                 let why = message.filter(|m| !m.trim().is_empty()).or_else(|| r.message.clone());
-                let how = match (r.exit_code, r.signal) {
-                    (Some(code), _) => format!("{}, exit code {code}", r.status.as_str()),
-                    (None, Some(sig)) => format!("{}, signal {sig}", r.status.as_str()),
-                    (None, None) => r.status.as_str().to_string(),
-                };
+                let how = ending(&r);
                 Some(match why {
                     Some(why) => format!("checker failed ({how}): {why}"),
                     None => format!("checker failed ({how})"),
@@ -466,6 +460,15 @@ impl CustomChecker {
             _ => message,
         };
         Ok(checker::Checked { verdict, message, diff: None })
+    }
+}
+
+/// How a checker's run ended, for a message: its status, and its exit code or signal.
+fn ending(r: &Report) -> String {
+    match (r.exit_code, r.signal) {
+        (Some(code), _) => format!("{}, exit code {code}", r.status.as_str()),
+        (None, Some(sig)) => format!("{}, signal {sig}", r.status.as_str()),
+        (None, None) => r.status.as_str().to_string(),
     }
 }
 

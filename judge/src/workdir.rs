@@ -47,23 +47,16 @@ pub fn sweep(prefix: &str) -> usize {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()).filter(|p| *p > 0) else {
             continue;
         };
-        if alive(pid) {
+        if sandbox::process_running(pid) {
             continue;
         }
+        // (DirEntry::metadata does not follow a symlink: one is not a directory here.)
         let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if ours && e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(e.path()).is_ok() {
+        if ours && std::fs::remove_dir_all(e.path()).is_ok() {
             removed += 1;
         }
     }
     removed
-}
-
-/// Whether a process has this pid: one of another user counts (kill answers EPERM), and
-/// so does a pid that cannot be asked about for any other reason.
-fn alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
-    let answered = unsafe { libc::kill(pid, 0) };
-    answered == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// A pid no process can have (above the kernel's pid_max): for tests of the sweep.
@@ -104,8 +97,18 @@ mod tests {
         let target = tempfile::tempdir().unwrap();
         let link = tmp.join(format!("{prefix}{gone_pid}-link"));
         std::os::unix::fs::symlink(target.path(), &link).unwrap();
-        assert_eq!(sweep(&prefix), 1);
-        assert!(!dead.exists());
+        // A killed process its parent has not reaped yet (a zombie) is gone too.
+        let mut zombie = std::process::Command::new("/bin/sleep").arg("100").spawn().unwrap();
+        zombie.kill().unwrap();
+        let stat = format!("/proc/{}/stat", zombie.id());
+        while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let unreaped = tmp.join(format!("{prefix}{}-z", zombie.id()));
+        std::fs::create_dir(&unreaped).unwrap();
+        assert_eq!(sweep(&prefix), 2);
+        zombie.wait().unwrap();
+        assert!(!dead.exists() && !unreaped.exists());
         assert!(live.path().is_dir());
         assert!(others.is_dir());
         std::fs::remove_dir(&others).unwrap();

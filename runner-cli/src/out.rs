@@ -9,16 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 
-/// Writes `args` (and a newline if `newline`) to stdout, flushed.
-pub(crate) fn stdout(args: std::fmt::Arguments, newline: bool) {
+/// Writes `args` and a newline to stdout, flushed.
+pub(crate) fn stdout(args: std::fmt::Arguments) {
     if STDOUT_FAILED.load(Ordering::Relaxed) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    let written = out
-        .write_fmt(args)
-        .and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) })
-        .and_then(|()| out.flush());
+    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
     if let Err(e) = written {
         STDOUT_FAILED.store(true, Ordering::Relaxed);
         stderr(format_args!("runner: writing to stdout failed ({e}); the rest of the output is dropped"), true);
@@ -38,7 +35,7 @@ pub(crate) fn stdout_failed() -> bool {
 
 /// `println!` that does not panic (see the module).
 macro_rules! outln {
-    ($($t:tt)*) => { $crate::out::stdout(format_args!($($t)*), true) };
+    ($($t:tt)*) => { $crate::out::stdout(format_args!($($t)*)) };
 }
 
 /// `eprintln!` that does not panic.

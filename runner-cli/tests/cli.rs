@@ -515,12 +515,13 @@ fn stdout_and_stderr_to_one_file_share_it_and_the_report_needs_its_own() {
     let out = run(&["run", "--stdout", f, "--report", f, "--", "/bin/true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("its own"));
-    // A run that cannot start leaves an existing report file as it was and makes none.
+    // A run that fails once the report file is open (a system directory lent: refused when
+    // the run is prepared) leaves an existing report file as it was and makes none.
     let report = dir.path().join("report.json");
     std::fs::write(&report, "earlier\n").unwrap();
     let fresh = dir.path().join("fresh.json");
     for r in [&report, &fresh] {
-        let out = run(&["run", "--report", r.to_str().unwrap(), "--dir", "/nonexistent-dir", "--", "/bin/true"]);
+        let out = run(&["run", "--report", r.to_str().unwrap(), "--dir", "/usr", "--", "/bin/true"]);
         assert_eq!(out.status.code(), Some(125));
     }
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "earlier\n");

@@ -53,6 +53,7 @@ pub use seccomp::Policy;
 pub use spawn::Cancel;
 pub use state::{cleanup, sweep_cgroups, Cleanup};
 pub use streams::{open_output_file, same_file};
+pub use sys::process_running;
 pub use validate::check_output_path;
 pub use warm::Environment;
 

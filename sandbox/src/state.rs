@@ -102,9 +102,7 @@ fn old_root_dirs() -> Vec<PathBuf> {
             let name = e.file_name().to_string_lossy().into_owned();
             let Some(rest) = name.strip_prefix(".sandbox-root-") else { continue };
             let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
-            // SAFETY: kill with signal 0 only checks whether the pid exists.
-            let alive = unsafe { libc::kill(pid, 0) } == 0
-                || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+            let alive = crate::sys::process_running(pid);
             // remove_dir only removes an empty directory: never anything inside.
             if !alive && std::fs::remove_dir(e.path()).is_ok() {
                 root_dirs.push(e.path());

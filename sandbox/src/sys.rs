@@ -412,3 +412,22 @@ pub(crate) fn online_cpus() -> u64 {
         n as u64
     }
 }
+
+/// Whether a process with this pid is running: one of another user counts (kill answers
+/// EPERM), and so does a pid that cannot be asked about for any other reason; a zombie
+/// whose every thread has ended does not (it is dead, its parent just has not reaped it:
+/// a supervisor about to restart it, say). For sweeps of what dead processes left.
+pub fn process_running(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the pid exists.
+    let answered = unsafe { libc::kill(pid, 0) };
+    if answered != 0 {
+        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+    }
+    // The state follows the command name, which may itself hold ") ".
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    let ended = matches!(state, Some('Z' | 'X'));
+    // A group leader that ended before its other threads is a zombie too: those still run.
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(1, |d| d.count());
+    !(ended && threads <= 1)
+}

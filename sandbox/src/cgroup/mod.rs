@@ -174,7 +174,7 @@ pub fn sweep(layout: &Layout) -> Swept {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(pid) = dead_owner(&name) else { continue };
             let dir = parent.join(&name);
-            if pid_alive(pid) {
+            if crate::sys::process_running(pid) {
                 continue;
             }
             kill_members(&dir);
@@ -195,12 +195,6 @@ fn dead_owner(name: &str) -> Option<i32> {
     let (pid, n) = rest.split_once('-')?;
     n.parse::<u64>().ok()?;
     pid.parse().ok()
-}
-
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence; no signal is sent.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Kills what is left in a dead runner's group (its own sandboxed processes).
